@@ -1,0 +1,185 @@
+//! Byte tables and hex helpers shared by the codecs.
+//!
+//! Each grammar's character classes are one `[u8; 256]` lookup, so a parser
+//! checks a byte with one load instead of a chain of range comparisons.
+
+/// Value of a lowercase hex digit, or `NOT_HEX`. Uppercase is not hex here:
+/// W3C Trace Context only allows `HEXDIGLC`.
+pub(crate) const NOT_HEX: u8 = 0xff;
+
+// Built by a `const` loop rather than written out as 256 literals: the
+// loop is the grammar, and the tests below check it byte by byte.
+pub(crate) static HEX_VALUE: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut digit: u8 = 0;
+    while digit < 16 {
+        table[HEX_DIGITS[digit as usize] as usize] = digit;
+        digit += 1;
+    }
+    table
+};
+
+pub(crate) const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Decodes exactly `2 * N` lowercase hex digits into `N` bytes.
+///
+/// `const` so that `from_static` constructors can run it at compile time.
+pub(crate) const fn decode_hex<const N: usize>(src: &[u8]) -> Option<[u8; N]> {
+    if src.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        let hi = HEX_VALUE[src[2 * i] as usize];
+        let lo = HEX_VALUE[src[2 * i + 1] as usize];
+        if hi == NOT_HEX || lo == NOT_HEX {
+            return None;
+        }
+        out[i] = (hi << 4) | lo;
+        i += 1;
+    }
+    Some(out)
+}
+
+/// Writes `src` as lowercase hex into `dst`, which must be twice as long.
+pub(crate) fn encode_hex(src: &[u8], dst: &mut [u8]) {
+    debug_assert_eq!(dst.len(), 2 * src.len());
+    for (byte, pair) in src.iter().zip(dst.chunks_exact_mut(2)) {
+        pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+    }
+}
+
+/// Optional white space as HTTP defines it (RFC 9110 §5.6.3): space and tab.
+pub(crate) const fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// `src` without leading and trailing OWS.
+pub(crate) fn trim_ows(src: &[u8]) -> &[u8] {
+    let start = src.iter().position(|&b| !is_ows(b)).unwrap_or(src.len());
+    let end = src
+        .iter()
+        .rposition(|&b| !is_ows(b))
+        .map_or(start, |i| i + 1);
+    &src[start..end]
+}
+
+/// Bit flags of [`CLASS`].
+pub(crate) const TOKEN: u8 = 1 << 0;
+/// `baggage-octet`: `%x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E`.
+pub(crate) const BAGGAGE_OCTET: u8 = 1 << 1;
+/// tracestate `keychar`: `lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`.
+pub(crate) const TS_KEYCHAR: u8 = 1 << 2;
+/// tracestate `nblk-chr`: `%x21-2B / %x2D-3C / %x3E-7E`.
+pub(crate) const TS_NBLK: u8 = 1 << 3;
+/// A correlation ID byte: visible ASCII except `"`, `\` and `,`.
+pub(crate) const CORRELATION: u8 = 1 << 4;
+
+/// One table for every character class; a byte's entry is the set of classes
+/// it belongs to. Every byte >= 0x80 maps to 0: none of the grammars admit
+/// anything but ASCII.
+pub(crate) static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c: u8 = 0;
+    loop {
+        let mut class = 0;
+        // RFC 7230 tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-"
+        // / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+        if c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+        {
+            class |= TOKEN;
+        }
+        if matches!(c, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e) {
+            class |= BAGGAGE_OCTET;
+        }
+        if c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || matches!(c, b'_' | b'-' | b'*' | b'/' | b'@')
+        {
+            class |= TS_KEYCHAR;
+        }
+        if matches!(c, 0x21..=0x2b | 0x2d..=0x3c | 0x3e..=0x7e) {
+            class |= TS_NBLK;
+        }
+        if matches!(c, 0x21..=0x7e) && !matches!(c, b'"' | b'\\' | b',') {
+            class |= CORRELATION;
+        }
+        table[c as usize] = class;
+        if c == u8::MAX {
+            break;
+        }
+        c += 1;
+    }
+    table
+};
+
+/// Whether `b` is in every class of `class`.
+#[inline]
+pub(crate) fn is(b: u8, class: u8) -> bool {
+    CLASS[usize::from(b)] & class == class
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_lowercase_only() {
+        assert_eq!(decode_hex::<1>(b"af"), Some([0xaf]));
+        assert_eq!(decode_hex::<1>(b"AF"), None, "uppercase is not HEXDIGLC");
+        assert_eq!(decode_hex::<1>(b"+f"), None, "a sign is not a digit");
+        assert_eq!(decode_hex::<1>(b"f"), None, "short input");
+        assert_eq!(decode_hex::<1>(b"fff"), None, "long input");
+    }
+
+    #[test]
+    fn classes_admit_no_byte_above_ascii() {
+        assert!((0x80..=0xff).all(|b| CLASS[b] == 0));
+    }
+
+    #[test]
+    fn classes_follow_the_grammars() {
+        // Compared with the ABNF written out as plain predicates.
+        for b in 0u8..=0x7f {
+            let baggage = b == 0x21
+                || (0x23..=0x2b).contains(&b)
+                || (0x2d..=0x3a).contains(&b)
+                || (0x3c..=0x5b).contains(&b)
+                || (0x5d..=0x7e).contains(&b);
+            assert_eq!(is(b, BAGGAGE_OCTET), baggage, "baggage-octet {b:#x}");
+            let nblk = (0x21..=0x2b).contains(&b)
+                || (0x2d..=0x3c).contains(&b)
+                || (0x3e..=0x7e).contains(&b);
+            assert_eq!(is(b, TS_NBLK), nblk, "nblk-chr {b:#x}");
+        }
+        assert!(is(b'@', TS_KEYCHAR) && !is(b'A', TS_KEYCHAR));
+        assert!(is(b'!', TOKEN) && !is(b'(', TOKEN) && !is(b'=', TOKEN));
+        assert!(!is(b' ', CORRELATION) && !is(b',', CORRELATION) && is(b'~', CORRELATION));
+    }
+
+    #[test]
+    fn trim_ows_removes_space_and_tab_only() {
+        assert_eq!(trim_ows(b" \t a b \t"), b"a b");
+        assert_eq!(trim_ows(b" \t "), b"");
+        assert_eq!(trim_ows(b"\na\r"), b"\na\r");
+    }
+}
