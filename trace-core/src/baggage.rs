@@ -15,9 +15,13 @@ pub const MAX_MEMBERS: usize = 64;
 /// The most bytes of `baggage-string` propagated (the specification's minimum).
 pub const MAX_BYTES: usize = 8192;
 
-/// Bytes a value must percent-encode: everything outside `baggage-octet`,
-/// and `%` itself. Non-ASCII is always encoded by `utf8_percent_encode`.
+/// Bytes a value percent-encodes: everything outside `baggage-octet`, `%`
+/// itself, and `=`. The specification allows `=` in a value, but widely
+/// deployed parsers (opentelemetry_sdk among them) cut a value at its second
+/// `=`; encoding it is allowed and lets them read our values whole.
+/// Non-ASCII is always encoded by `utf8_percent_encode`.
 const VALUE_ENCODE: &AsciiSet = &CONTROLS
+    .add(b'=')
     .add(b' ')
     .add(b'"')
     .add(b',')
@@ -30,7 +34,9 @@ const VALUE_ENCODE: &AsciiSet = &CONTROLS
 /// - Keys are RFC 7230 tokens, never percent-encoded.
 /// - Values are percent-decoded to UTF-8 on read (invalid UTF-8 becomes
 ///   U+FFFD, as the specification says) and percent-encoded on write as
-///   RFC 3986 says: a space is `%20`, a `+` is a literal plus.
+///   RFC 3986 says: a space is `%20`, a `+` is a literal plus. `=` is
+///   encoded too, which the specification allows, because common parsers
+///   cut a value at a second `=`.
 /// - Properties (`;k=v`, `;k`) are kept; member order and duplicate keys
 ///   are kept; only the grammar's optional white space is trimmed.
 /// - Several `baggage` lines are combined, and the limits apply to the
@@ -664,12 +670,13 @@ mod tests {
     #[test]
     fn insert_encodes_by_rfc_3986() {
         let mut b = Baggage::default();
-        b.insert("k", "a b+c%d,e;f\"g\\h\u{7f}é").unwrap();
+        let value = "a b+c%d,e;f\"g\\h\u{7f}é=";
+        b.insert("k", value).unwrap();
         assert_eq!(
             b.header_value().unwrap(),
-            "k=a%20b+c%25d%2Ce%3Bf%22g%5Ch%7F%C3%A9"
+            "k=a%20b+c%25d%2Ce%3Bf%22g%5Ch%7F%C3%A9%3D"
         );
-        assert_eq!(b.get("k").unwrap(), "a b+c%d,e;f\"g\\h\u{7f}é");
+        assert_eq!(b.get("k").unwrap(), value);
         assert_eq!(b.insert("bad key", "v").unwrap_err().kind(), K::BaggageKey);
     }
 
