@@ -248,7 +248,7 @@ proptest! {
         prop_assert_eq!(ours.is_ok(), reference_correlation_id(&input));
         if let Ok(id) = ours {
             prop_assert_eq!(id.as_str().as_bytes(), &input[..]);
-            prop_assert_eq!(id.as_str().parse::<CorrelationId>(), Ok(id.clone()));
+            prop_assert_eq!(id.as_str().parse::<CorrelationId>(), Ok(id));
         }
     }
 }
@@ -266,7 +266,7 @@ fn hostile_inputs_are_bounded_and_never_panic() {
     // Thousands of members: tracestate gives up after 32, baggage keeps 64.
     let members: String = (0..10_000).map(|i| format!("k{i}=v,")).collect();
     assert!(TraceState::try_from(members.as_str()).is_err());
-    let line = HeaderValue::try_from(members.clone()).unwrap();
+    let line = HeaderValue::try_from(members).unwrap();
     let (baggage, dropped) = Baggage::from_header_values([&line]);
     assert_eq!(baggage.len(), 64);
     assert!(dropped.is_some());
