@@ -341,9 +341,8 @@ impl Baggage {
         }
         let member = format!("{key}={}", utf8_percent_encode(value, VALUE_ENCODE));
         let mut collect = Collect::new();
-        let old = self.header.clone();
-        let old_members = members(old.as_ref().map_or(&b""[..], HeaderValue::as_bytes))
-            .filter(|m| member_key(m) != key.as_bytes());
+        let old = self.header.as_ref().map_or(&b""[..], HeaderValue::as_bytes);
+        let old_members = members(old).filter(|m| member_key(m) != key.as_bytes());
         for m in old_members.chain([member.as_bytes()]) {
             collect.push(m)?;
         }
@@ -353,22 +352,16 @@ impl Baggage {
 
     /// Removes every member with this key; returns whether there was one.
     pub fn remove(&mut self, key: &str) -> bool {
-        let Some(old) = self.header.clone() else {
+        let old = self.header.as_ref().map_or(&b""[..], HeaderValue::as_bytes);
+        if !members(old).any(|m| member_key(m) == key.as_bytes()) {
             return false;
-        };
+        }
         let mut collect = Collect::new();
-        let mut removed = false;
-        for m in members(old.as_bytes()) {
-            if member_key(m) == key.as_bytes() {
-                removed = true;
-            } else {
-                collect.push(m).expect("a subset of valid baggage fits");
-            }
+        for m in members(old).filter(|m| member_key(m) != key.as_bytes()) {
+            collect.push(m).expect("a subset of valid baggage fits");
         }
-        if removed {
-            self.header = collect.build();
-        }
-        removed
+        self.header = collect.build();
+        true
     }
 
     /// The header value to send, `None` when empty.
@@ -461,6 +454,20 @@ impl fmt::Debug for Member<'_> {
 }
 
 /// One property of a [`Member`]: `key` or `key=value`.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::Baggage;
+///
+/// let baggage: Baggage = "k=v;ttl=60;internal".parse()?;
+/// let member = baggage.iter().next().unwrap();
+/// let mut props = member.properties();
+/// let ttl = props.next().unwrap();
+/// assert_eq!((ttl.key(), ttl.value().as_deref()), ("ttl", Some("60")));
+/// assert_eq!(props.next().unwrap().value(), None);
+/// # Ok::<(), trace_core::ParseError>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct Property<'a> {
     key: &'a str,
@@ -492,7 +499,18 @@ impl fmt::Debug for Property<'_> {
     }
 }
 
-/// Iterator over the members of a [`Baggage`].
+/// Iterator over the members of a [`Baggage`], in order.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::Baggage;
+///
+/// let baggage: Baggage = "a=1,b=2,a=3".parse()?;
+/// let keys: Vec<_> = baggage.iter().map(|m| m.key()).collect();
+/// assert_eq!(keys, ["a", "b", "a"], "order and duplicates are kept");
+/// # Ok::<(), trace_core::ParseError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Iter<'a> {
     rest: std::str::Split<'a, char>,
@@ -509,7 +527,17 @@ impl<'a> Iterator for Iter<'a> {
     }
 }
 
-/// Iterator over the properties of a [`Member`].
+/// Iterator over the properties of a [`Member`]; see [`Property`].
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::Baggage;
+///
+/// let baggage: Baggage = "k=v;p1;p2=x".parse()?;
+/// assert_eq!(baggage.iter().next().unwrap().properties().count(), 2);
+/// # Ok::<(), trace_core::ParseError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Properties<'a> {
     rest: Option<std::str::Split<'a, char>>,

@@ -296,8 +296,7 @@ impl TraceState {
         if member.len() > MAX_LEN {
             return Err(ParseError::new(ParseErrorKind::TraceStateTooLong));
         }
-        let text = self.header.clone();
-        let old = text.as_ref().map_or(&b""[..], HeaderValue::as_bytes);
+        let old = self.header.as_ref().map_or(&b""[..], HeaderValue::as_bytes);
         let mut scan = Scan::EMPTY;
         // The list held at most 32 members, so after the new one at most 31
         // of them fit: the right-most goes, as the specification says.
@@ -311,25 +310,17 @@ impl TraceState {
 
     /// Removes every list-member with this key; returns whether there was one.
     pub fn remove(&mut self, key: &str) -> bool {
-        let Some(old) = self.header.take() else {
+        let old = self.header.as_ref().map_or(&b""[..], HeaderValue::as_bytes);
+        if !members(old).any(|m| has_key(m, key)) {
             return false;
-        };
-        let mut scan = Scan::EMPTY;
-        let mut removed = false;
-        for member in members(old.as_bytes()) {
-            if has_key(member, key) {
-                removed = true;
-            } else {
-                // Fewer members than the valid list held: cannot overflow.
-                scan.push(member).expect("a subset of a valid list fits");
-            }
         }
-        self.header = if removed {
-            scan.build(0)
-        } else {
-            Some(old.clone())
-        };
-        removed
+        let mut scan = Scan::EMPTY;
+        for member in members(old).filter(|m| !has_key(m, key)) {
+            // Fewer members than the valid list held: cannot overflow.
+            scan.push(member).expect("a subset of a valid list fits");
+        }
+        self.header = scan.build(0);
+        true
     }
 
     /// The header value to send, `None` when empty.
@@ -346,6 +337,17 @@ fn has_key(member: &[u8], key: &str) -> bool {
 }
 
 /// Iterator over the `(key, value)` list-members of a [`TraceState`].
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::TraceState;
+///
+/// let state: TraceState = "rojo=1, congo=2".parse()?;
+/// let members: Vec<_> = state.iter().collect();
+/// assert_eq!(members, [("rojo", "1"), ("congo", "2")]);
+/// # Ok::<(), trace_core::ParseError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Iter<'a> {
     rest: Option<&'a str>,
