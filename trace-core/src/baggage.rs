@@ -1,6 +1,6 @@
 //! The `baggage` header (W3C Baggage).
 
-use std::{borrow::Cow, fmt, str::FromStr};
+use std::{borrow::Cow, fmt};
 
 use http::HeaderValue;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
@@ -42,9 +42,11 @@ const VALUE_ENCODE: &AsciiSet = &CONTROLS
 /// - Several `baggage` lines are combined, and the limits apply to the
 ///   combination: at most 64 members and 8192 bytes are kept, whole members
 ///   only, dropping from the end.
-/// - An invalid member is dropped and the rest are kept (the specification
-///   leaves this open; the first reason is reported by
-///   [`from_header_values`](Self::from_header_values)).
+/// - Reading headers with [`from_header_values`](Self::from_header_values),
+///   an invalid member is dropped and the rest are kept (the specification
+///   leaves this open), and the first reason is reported. `parse` and
+///   `TryFrom` are strict instead: any invalid member, or passing a limit,
+///   is an error.
 ///
 /// An unchanged single-line `baggage` is kept as the [`HeaderValue`] it
 /// arrived in, so passing it on copies nothing.
@@ -604,30 +606,7 @@ impl PartialEq for Baggage {
 
 impl Eq for Baggage {}
 
-impl FromStr for Baggage {
-    type Err = ParseError;
-
-    /// Strict: any invalid member, or passing the limits, is an error.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s.as_bytes())
-    }
-}
-
-impl TryFrom<&str> for Baggage {
-    type Error = ParseError;
-
-    fn try_from(s: &str) -> Result<Self, Self::Error> {
-        Self::parse(s.as_bytes())
-    }
-}
-
-impl TryFrom<&[u8]> for Baggage {
-    type Error = ParseError;
-
-    fn try_from(s: &[u8]) -> Result<Self, Self::Error> {
-        Self::parse(s)
-    }
-}
+impl_parse!(Baggage);
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,6 @@
 use std::{
     fmt,
     hash::{Hash, Hasher},
-    str::FromStr,
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -142,6 +141,14 @@ impl CorrelationId {
         Self::try_from(first).map(Some)
     }
 
+    fn parse(src: &[u8]) -> Result<Self, ParseError> {
+        check(src)?;
+        let value = HeaderValue::from_bytes(src).expect("checked bytes are visible ASCII");
+        Ok(Self {
+            repr: Repr::Header(value),
+        })
+    }
+
     /// The ID as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -210,33 +217,7 @@ impl fmt::Debug for CorrelationId {
     }
 }
 
-impl FromStr for CorrelationId {
-    type Err = ParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::try_from(s.as_bytes())
-    }
-}
-
-impl TryFrom<&str> for CorrelationId {
-    type Error = ParseError;
-
-    fn try_from(s: &str) -> Result<Self, Self::Error> {
-        Self::try_from(s.as_bytes())
-    }
-}
-
-impl TryFrom<&[u8]> for CorrelationId {
-    type Error = ParseError;
-
-    fn try_from(s: &[u8]) -> Result<Self, Self::Error> {
-        check(s)?;
-        let value = HeaderValue::from_bytes(s).expect("checked bytes are visible ASCII");
-        Ok(Self {
-            repr: Repr::Header(value),
-        })
-    }
-}
+impl_parse!(CorrelationId);
 
 impl TryFrom<&HeaderValue> for CorrelationId {
     type Error = ParseError;

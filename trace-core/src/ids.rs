@@ -1,6 +1,6 @@
 //! `TraceId`, `SpanId` and `TraceFlags`.
 
-use std::{fmt, ops, str::FromStr};
+use std::{fmt, ops};
 
 use http::HeaderValue;
 use rand::Rng;
@@ -138,29 +138,7 @@ macro_rules! id_type {
             }
         }
 
-        impl FromStr for $name {
-            type Err = ParseError;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::parse(s.as_bytes())
-            }
-        }
-
-        impl TryFrom<&str> for $name {
-            type Error = ParseError;
-
-            fn try_from(s: &str) -> Result<Self, Self::Error> {
-                Self::parse(s.as_bytes())
-            }
-        }
-
-        impl TryFrom<&[u8]> for $name {
-            type Error = ParseError;
-
-            fn try_from(s: &[u8]) -> Result<Self, Self::Error> {
-                Self::parse(s)
-            }
-        }
+        impl_parse!($name);
 
         impl TryFrom<&HeaderValue> for $name {
             type Error = ParseError;
@@ -369,6 +347,8 @@ impl ops::BitAnd for TraceFlags {
     }
 }
 
+impl_parse!(TraceFlags);
+
 impl fmt::Display for TraceFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:02x}", self.0)
@@ -381,14 +361,6 @@ impl fmt::Debug for TraceFlags {
             .field("sampled", &self.is_sampled())
             .field("random", &self.is_random())
             .finish()
-    }
-}
-
-impl FromStr for TraceFlags {
-    type Err = ParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s.as_bytes())
     }
 }
 

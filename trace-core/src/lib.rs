@@ -44,6 +44,37 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// `FromStr`, `TryFrom<&str>` and `TryFrom<&[u8]>` for a type with a private
+/// `fn parse(&[u8]) -> Result<Self, ParseError>`: one validator behind every
+/// way in.
+macro_rules! impl_parse {
+    ($ty:ty) => {
+        impl std::str::FromStr for $ty {
+            type Err = $crate::ParseError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s.as_bytes())
+            }
+        }
+
+        impl TryFrom<&str> for $ty {
+            type Error = $crate::ParseError;
+
+            fn try_from(s: &str) -> Result<Self, Self::Error> {
+                Self::parse(s.as_bytes())
+            }
+        }
+
+        impl TryFrom<&[u8]> for $ty {
+            type Error = $crate::ParseError;
+
+            fn try_from(s: &[u8]) -> Result<Self, Self::Error> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
 mod baggage;
 mod chars;
 mod correlation;

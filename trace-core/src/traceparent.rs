@@ -1,6 +1,6 @@
 //! The `traceparent` header (W3C Trace Context §3.2).
 
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 use http::HeaderValue;
 
@@ -253,29 +253,7 @@ impl fmt::Debug for TraceParent {
     }
 }
 
-impl FromStr for TraceParent {
-    type Err = ParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s.as_bytes())
-    }
-}
-
-impl TryFrom<&str> for TraceParent {
-    type Error = ParseError;
-
-    fn try_from(s: &str) -> Result<Self, Self::Error> {
-        Self::parse(s.as_bytes())
-    }
-}
-
-impl TryFrom<&[u8]> for TraceParent {
-    type Error = ParseError;
-
-    fn try_from(s: &[u8]) -> Result<Self, Self::Error> {
-        Self::parse(s)
-    }
-}
+impl_parse!(TraceParent);
 
 impl TryFrom<&HeaderValue> for TraceParent {
     type Error = ParseError;

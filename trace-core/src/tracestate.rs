@@ -1,6 +1,6 @@
 //! The `tracestate` header (W3C Trace Context §3.3).
 
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 use http::HeaderValue;
 
@@ -407,29 +407,7 @@ impl fmt::Debug for TraceState {
     }
 }
 
-impl FromStr for TraceState {
-    type Err = ParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s.as_bytes())
-    }
-}
-
-impl TryFrom<&str> for TraceState {
-    type Error = ParseError;
-
-    fn try_from(s: &str) -> Result<Self, Self::Error> {
-        Self::parse(s.as_bytes())
-    }
-}
-
-impl TryFrom<&[u8]> for TraceState {
-    type Error = ParseError;
-
-    fn try_from(s: &[u8]) -> Result<Self, Self::Error> {
-        Self::parse(s)
-    }
-}
+impl_parse!(TraceState);
 
 impl TryFrom<&HeaderValue> for TraceState {
     type Error = ParseError;
