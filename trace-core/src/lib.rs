@@ -77,6 +77,7 @@ macro_rules! impl_parse {
 
 mod baggage;
 mod chars;
+mod context;
 mod correlation;
 mod error;
 mod ids;
@@ -87,6 +88,7 @@ use http::HeaderName;
 
 pub use crate::{
     baggage::{Baggage, Iter as BaggageIter, Member, Properties, Property},
+    context::{ContextGuard, FutureExt, TraceContext, WithContext},
     correlation::{CorrelationId, X_CORRELATION_ID, X_REQUEST_ID},
     error::{ParseError, ParseErrorKind},
     ids::{SpanId, TraceFlags, TraceId},

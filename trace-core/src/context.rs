@@ -1,0 +1,507 @@
+//! `TraceContext` and the current-context scope.
+
+use std::{
+    cell::RefCell,
+    fmt,
+    future::Future,
+    marker::PhantomData,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use pin_project::pin_project;
+
+use crate::{Baggage, CorrelationId, SpanId, TraceFlags, TraceId, TraceParent, TraceState};
+
+/// What a unit of work carries: its trace, its own span, its parent, and the
+/// context that travels with it (tracestate, baggage, correlation ID).
+///
+/// The span id is the id of the span this work records, and the parent-id
+/// written downstream: the trace a backend shows is connected because the
+/// two are the same.
+///
+/// Cloning is cheap: the ids are copied, the rest are reference-counted
+/// header values.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{TraceContext, TraceParent};
+///
+/// // A request arrives from another service…
+/// let incoming = TraceParent::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+/// let remote = TraceContext::remote(incoming);
+///
+/// // …and the work done here is a child of the caller's span.
+/// let server = remote.child();
+/// assert_eq!(server.trace_id(), incoming.trace_id());
+/// assert_eq!(server.parent_span_id(), Some(incoming.parent_id()));
+/// assert!(server.is_parent_remote());
+/// assert_ne!(server.span_id(), incoming.parent_id());
+///
+/// // What goes downstream names this span as the parent.
+/// assert_eq!(server.traceparent().parent_id(), server.span_id());
+/// ```
+#[derive(Clone)]
+pub struct TraceContext {
+    trace_id: TraceId,
+    span_id: SpanId,
+    flags: TraceFlags,
+    /// This context stands for a span of another process (an incoming
+    /// `traceparent`), not for work done here.
+    remote: bool,
+    parent: Option<Parent>,
+    state: TraceState,
+    baggage: Baggage,
+    correlation_id: Option<CorrelationId>,
+    link: Option<TraceParent>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Parent {
+    span_id: SpanId,
+    remote: bool,
+}
+
+impl TraceContext {
+    /// The start of a new trace: random ids, the `RANDOM` flag set (every
+    /// byte of the trace-id is random), and `sampled` as given.
+    #[must_use]
+    pub fn new_root(sampled: bool) -> Self {
+        Self {
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
+            flags: TraceFlags::RANDOM.with_sampled(sampled),
+            remote: false,
+            parent: None,
+            state: TraceState::EMPTY,
+            baggage: Baggage::EMPTY,
+            correlation_id: None,
+            link: None,
+        }
+    }
+
+    /// The caller's span, as described by an incoming `traceparent`.
+    ///
+    /// Work done here is recorded in a [`child`](Self::child) of it.
+    #[must_use]
+    pub fn remote(parent: TraceParent) -> Self {
+        Self {
+            trace_id: parent.trace_id(),
+            span_id: parent.parent_id(),
+            flags: parent.flags(),
+            remote: true,
+            parent: None,
+            state: TraceState::EMPTY,
+            baggage: Baggage::EMPTY,
+            correlation_id: None,
+            link: None,
+        }
+    }
+
+    /// A child: same trace, flags, tracestate, baggage and correlation ID, a
+    /// new span id, and this span as the parent.
+    #[must_use]
+    pub fn child(&self) -> Self {
+        Self {
+            span_id: SpanId::random(),
+            remote: false,
+            parent: Some(Parent {
+                span_id: self.span_id,
+                remote: self.remote,
+            }),
+            link: None,
+            ..self.clone()
+        }
+    }
+
+    /// The trace-id.
+    #[must_use]
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// This span's id: the parent-id of every call made from here.
+    #[must_use]
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The parent span's id, `None` at the root of a trace.
+    #[must_use]
+    pub fn parent_span_id(&self) -> Option<SpanId> {
+        self.parent.map(|p| p.span_id)
+    }
+
+    /// Whether the parent span is in another process.
+    #[must_use]
+    pub fn is_parent_remote(&self) -> bool {
+        self.parent.is_some_and(|p| p.remote)
+    }
+
+    /// Whether this context stands for a span in another process (made by
+    /// [`remote`](Self::remote)).
+    #[must_use]
+    pub fn is_remote(&self) -> bool {
+        self.remote
+    }
+
+    /// The trace flags.
+    #[must_use]
+    pub fn flags(&self) -> TraceFlags {
+        self.flags
+    }
+
+    /// Whether the trace is sampled.
+    #[must_use]
+    pub fn is_sampled(&self) -> bool {
+        self.flags.is_sampled()
+    }
+
+    /// The `tracestate`.
+    #[must_use]
+    pub fn trace_state(&self) -> &TraceState {
+        &self.state
+    }
+
+    /// The baggage.
+    #[must_use]
+    pub fn baggage(&self) -> &Baggage {
+        &self.baggage
+    }
+
+    /// The correlation ID, if one was received or made.
+    #[must_use]
+    pub fn correlation_id(&self) -> Option<&CorrelationId> {
+        self.correlation_id.as_ref()
+    }
+
+    /// The incoming `traceparent` this trace was restarted from, kept so the
+    /// two traces can be joined (see the trust policy).
+    #[must_use]
+    pub fn link(&self) -> Option<TraceParent> {
+        self.link
+    }
+
+    /// The `traceparent` to send downstream: this trace, this span.
+    #[must_use]
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent::new(self.trace_id, self.span_id, self.flags)
+    }
+
+    /// This context with other flags.
+    #[must_use]
+    pub fn with_flags(mut self, flags: TraceFlags) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    /// This context with another `tracestate`.
+    #[must_use]
+    pub fn with_trace_state(mut self, state: TraceState) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// This context with other baggage.
+    #[must_use]
+    pub fn with_baggage(mut self, baggage: Baggage) -> Self {
+        self.baggage = baggage;
+        self
+    }
+
+    /// This context with a correlation ID.
+    #[must_use]
+    pub fn with_correlation_id(mut self, id: CorrelationId) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+
+    /// This context with a link to the `traceparent` it was restarted from.
+    #[must_use]
+    pub fn with_link(mut self, link: TraceParent) -> Self {
+        self.link = Some(link);
+        self
+    }
+}
+
+impl fmt::Debug for TraceContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceContext")
+            .field("trace_id", &format_args!("{}", self.trace_id))
+            .field("span_id", &format_args!("{}", self.span_id))
+            .field("parent_span_id", &self.parent.map(|p| p.span_id))
+            .field("flags", &self.flags)
+            .field("remote", &self.remote)
+            .field("trace_state", &self.state)
+            .field("baggage", &self.baggage)
+            .field("correlation_id", &self.correlation_id)
+            .field("link", &self.link)
+            .finish()
+    }
+}
+
+// === The current context ===
+
+thread_local! {
+    static CURRENT: RefCell<Option<TraceContext>> = const { RefCell::new(None) };
+}
+
+/// Puts `slot` into the current-context cell and the cell's old value into
+/// `slot`. Swapping twice restores; scopes nest as a stack.
+fn swap_current(slot: &mut Option<TraceContext>) {
+    CURRENT.with(|current| std::mem::swap(&mut *current.borrow_mut(), slot));
+}
+
+impl TraceContext {
+    /// The context of the work being done now, if a scope set one: inside a
+    /// future run with [`FutureExt::with_trace_context`] or
+    /// [`in_current_context`](FutureExt::in_current_context), or while a
+    /// [`ContextGuard`] from [`attach`](Self::attach) is alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::TraceContext;
+    ///
+    /// assert!(TraceContext::current().is_none());
+    /// let cx = TraceContext::new_root(true);
+    /// let _guard = cx.clone().attach();
+    /// assert_eq!(TraceContext::current().unwrap().span_id(), cx.span_id());
+    /// ```
+    #[must_use]
+    pub fn current() -> Option<Self> {
+        CURRENT.with(|current| current.borrow().clone())
+    }
+
+    /// The `traceparent` of the current context, without cloning the rest.
+    #[must_use]
+    pub fn current_traceparent() -> Option<TraceParent> {
+        CURRENT.with(|current| current.borrow().as_ref().map(Self::traceparent))
+    }
+
+    /// Makes this the current context on this thread until the guard is
+    /// dropped; the previous one comes back then. For synchronous code: a
+    /// future should use [`FutureExt::with_trace_context`] instead, since a
+    /// task may move between threads at each `.await`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::TraceContext;
+    ///
+    /// let outer = TraceContext::new_root(true);
+    /// let _outer = outer.clone().attach();
+    /// {
+    ///     let inner = outer.child();
+    ///     let _inner = inner.clone().attach();
+    ///     assert_eq!(TraceContext::current().unwrap().span_id(), inner.span_id());
+    /// }
+    /// assert_eq!(TraceContext::current().unwrap().span_id(), outer.span_id());
+    /// ```
+    pub fn attach(self) -> ContextGuard {
+        let mut previous = Some(self);
+        swap_current(&mut previous);
+        ContextGuard {
+            previous,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+/// Restores the previous current context when dropped; see
+/// [`TraceContext::attach`].
+///
+/// It cannot be sent to another thread: the context it set is this thread's.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::TraceContext;
+///
+/// let guard = TraceContext::new_root(false).attach();
+/// assert!(TraceContext::current().is_some());
+/// drop(guard);
+/// assert!(TraceContext::current().is_none());
+/// ```
+#[must_use = "the context is current only while the guard is alive"]
+pub struct ContextGuard {
+    previous: Option<TraceContext>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        swap_current(&mut self.previous);
+    }
+}
+
+impl fmt::Debug for ContextGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextGuard").finish_non_exhaustive()
+    }
+}
+
+/// Runs futures inside a trace context.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{FutureExt, TraceContext};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let cx = TraceContext::new_root(true);
+/// async {
+///     // Everything this future awaits sees the context…
+///     assert_eq!(TraceContext::current().unwrap().span_id(), cx.span_id());
+///
+///     // …and a spawned task keeps it with `in_current_context`.
+///     let task = tokio::spawn(async { TraceContext::current().map(|c| c.span_id()) }.in_current_context());
+///     assert_eq!(task.await.unwrap(), Some(cx.span_id()));
+/// }
+/// .with_trace_context(cx.clone())
+/// .await;
+///
+/// assert!(TraceContext::current().is_none(), "only inside the future");
+/// # }
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// Makes `cx` current whenever this future is polled.
+    fn with_trace_context(self, cx: TraceContext) -> WithContext<Self> {
+        WithContext {
+            inner: self,
+            cx: Some(cx),
+        }
+    }
+
+    /// Keeps the context that is current *now* (or its absence) for this
+    /// future, wherever and whenever it is polled: the combinator for
+    /// `tokio::spawn` and other work that leaves the request's task.
+    fn in_current_context(self) -> WithContext<Self> {
+        WithContext {
+            inner: self,
+            cx: TraceContext::current(),
+        }
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+/// A future run inside a trace context; see [`FutureExt`].
+#[pin_project]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+#[derive(Debug, Clone)]
+pub struct WithContext<F> {
+    #[pin]
+    inner: F,
+    cx: Option<TraceContext>,
+}
+
+impl<F> WithContext<F> {
+    /// The context the future runs in.
+    #[must_use]
+    pub fn trace_context(&self) -> Option<&TraceContext> {
+        self.cx.as_ref()
+    }
+
+    /// The wrapped future.
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+}
+
+/// Swaps the context back even if the inner `poll` panics.
+struct Restore<'a>(&'a mut Option<TraceContext>);
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        swap_current(self.0);
+    }
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        swap_current(this.cx);
+        let _restore = Restore(this.cx);
+        this.inner.poll(task)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_and_children() {
+        let root = TraceContext::new_root(true);
+        assert!(root.flags().is_random() && root.is_sampled());
+        assert_eq!(root.parent_span_id(), None);
+        let child = root.child();
+        assert_eq!(child.trace_id(), root.trace_id());
+        assert_eq!(child.parent_span_id(), Some(root.span_id()));
+        assert!(!child.is_parent_remote(), "a local parent");
+        assert_ne!(child.span_id(), root.span_id());
+    }
+
+    #[test]
+    fn a_child_keeps_what_travels_and_drops_the_link() {
+        let tp =
+            TraceParent::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02");
+        let state: TraceState = "congo=1".parse().unwrap();
+        let baggage: Baggage = "k=v".parse().unwrap();
+        let id: CorrelationId = "req-1".parse().unwrap();
+        let cx = TraceContext::new_root(false)
+            .with_trace_state(state.clone())
+            .with_baggage(baggage.clone())
+            .with_correlation_id(id.clone())
+            .with_link(tp);
+        let child = cx.child();
+        assert_eq!(child.trace_state(), &state);
+        assert_eq!(child.baggage(), &baggage);
+        assert_eq!(child.correlation_id(), Some(&id));
+        assert_eq!(cx.link(), Some(tp));
+        assert_eq!(
+            child.link(),
+            None,
+            "a link belongs to the span that restarted the trace"
+        );
+    }
+
+    #[test]
+    fn the_random_flag_survives_a_remote_child() {
+        let tp =
+            TraceParent::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02");
+        let child = TraceContext::remote(tp).child();
+        assert!(child.flags().is_random());
+        assert!(child.traceparent().flags().is_random());
+    }
+
+    #[test]
+    fn guards_nest_and_restore() {
+        assert!(TraceContext::current().is_none());
+        let a = TraceContext::new_root(true);
+        let b = a.child();
+        let guard_a = a.clone().attach();
+        let guard_b = b.clone().attach();
+        assert_eq!(TraceContext::current_traceparent(), Some(b.traceparent()));
+        drop(guard_b);
+        assert_eq!(TraceContext::current_traceparent(), Some(a.traceparent()));
+        drop(guard_a);
+        assert!(TraceContext::current().is_none());
+    }
+
+    #[test]
+    fn a_panicking_poll_restores_the_context() {
+        let cx = TraceContext::new_root(true);
+        let fut = std::pin::pin!(async { panic!("boom") }.with_trace_context(cx));
+        let waker = std::task::Waker::noop();
+        let mut task = Context::from_waker(waker);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(&mut task)));
+        assert!(result.is_err());
+        assert!(TraceContext::current().is_none());
+    }
+}
