@@ -81,6 +81,8 @@ mod context;
 mod correlation;
 mod error;
 mod ids;
+mod sampling;
+mod span;
 mod traceparent;
 mod tracestate;
 
@@ -92,6 +94,11 @@ pub use crate::{
     correlation::{CorrelationId, X_CORRELATION_ID, X_REQUEST_ID},
     error::{ParseError, ParseErrorKind},
     ids::{SpanId, TraceFlags, TraceId},
+    sampling::{
+        AlwaysOff, AlwaysOn, Clock, Decision, MonotonicClock, ParentBased, ParentTrust,
+        RateLimited, Sampler, SamplingInput, SamplingResult, TraceIdRatio,
+    },
+    span::{Attribute, SpanKind, Value},
     traceparent::TraceParent,
     tracestate::{Iter as TraceStateIter, TraceState},
 };

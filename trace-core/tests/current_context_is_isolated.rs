@@ -84,7 +84,9 @@ async fn a_spawned_task_without_the_combinator_sees_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_context_leaks_onto_the_worker_threads() {
     let cx = TraceContext::new_root(true);
-    async { tokio::task::yield_now().await }.with_trace_context(cx).await;
+    async { tokio::task::yield_now().await }
+        .with_trace_context(cx)
+        .await;
     assert!(TraceContext::current().is_none());
     let leaked = tokio::spawn(async { TraceContext::current().is_some() });
     assert!(!leaked.await.unwrap());
