@@ -81,6 +81,8 @@ mod context;
 mod correlation;
 mod error;
 mod ids;
+mod policy;
+mod propagator;
 mod sampling;
 mod span;
 mod traceparent;
@@ -94,6 +96,8 @@ pub use crate::{
     correlation::{CorrelationId, X_CORRELATION_ID, X_REQUEST_ID},
     error::{ParseError, ParseErrorKind},
     ids::{SpanId, TraceFlags, TraceId},
+    policy::{AllowHosts, DestinationPolicy, Propagate, RequestInfo, Trust, TrustPolicy},
+    propagator::{Carrier, DropReason, Dropped, EnvError, Incoming, Propagator},
     sampling::{
         AlwaysOff, AlwaysOn, Clock, Decision, MonotonicClock, ParentBased, ParentTrust,
         RateLimited, Sampler, SamplingInput, SamplingResult, TraceIdRatio,

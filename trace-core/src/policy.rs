@@ -1,0 +1,505 @@
+//! What to believe from callers (trust policy) and what to tell callees
+//! (destination policy).
+
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    ops,
+};
+
+use http::{HeaderMap, HeaderName, Method, Uri};
+
+use crate::ParentTrust;
+
+/// What a policy may look at in an incoming request.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, Method, Uri};
+/// use trace_core::RequestInfo;
+///
+/// let headers = HeaderMap::new();
+/// let uri = Uri::from_static("/users/7");
+/// let info = RequestInfo::new(&Method::GET, &uri, &headers).peer("10.1.2.3:4567".parse().unwrap());
+/// assert!(info.peer_is_private());
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RequestInfo<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// The request URI (for a server, usually just the path and query).
+    pub uri: &'a Uri,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The address of the connection's peer, when the server knows it.
+    pub peer: Option<SocketAddr>,
+}
+
+impl<'a> RequestInfo<'a> {
+    /// A request with no known peer.
+    #[must_use]
+    pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        Self {
+            method,
+            uri,
+            headers,
+            peer: None,
+        }
+    }
+
+    /// This request with its peer's address.
+    #[must_use]
+    pub fn peer(mut self, peer: SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
+    }
+
+    /// Whether the peer is on a private network: loopback, RFC 1918,
+    /// link-local, carrier-grade NAT (RFC 6598), or IPv6 unique-local.
+    /// `false` when the peer is unknown.
+    #[must_use]
+    pub fn peer_is_private(&self) -> bool {
+        self.peer.is_some_and(|peer| is_private(peer.ip()))
+    }
+
+    /// Whether the request carries `name: secret`, compared in constant time
+    /// so the comparison does not leak how much of a guess was right. A
+    /// repeated header never matches.
+    #[must_use]
+    pub fn has_secret_header(&self, name: &HeaderName, secret: &[u8]) -> bool {
+        let mut values = self.headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (Some(value), None) => constant_time_eq(value.as_bytes(), secret),
+            _ => false,
+        }
+    }
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    // The length is not secret; the content is.
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What to believe from an incoming request.
+///
+/// The correlation ID is kept in every case when valid: it is the caller's,
+/// not the trace's.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{ParentTrust, Trust};
+///
+/// // An edge service: a new trace for every request, the caller's
+/// // traceparent kept as a link, and none of its baggage.
+/// let edge = Trust::NEW_ROOT.strip_baggage();
+/// assert_eq!(edge.parent(), ParentTrust::NewRoot);
+/// assert!(!edge.keeps_baggage() && edge.keeps_trace_state());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Trust {
+    parent: ParentTrust,
+    keep_baggage: bool,
+    keep_trace_state: bool,
+}
+
+impl Trust {
+    /// Continue the incoming trace, sampled flag and all (internal services).
+    pub const CONTINUE: Self = Self::new(ParentTrust::Continue);
+    /// Keep the trace-id, but decide sampling here.
+    pub const RESAMPLE: Self = Self::new(ParentTrust::Resample);
+    /// Start a new trace; the incoming `traceparent` becomes a link.
+    pub const NEW_ROOT: Self = Self::new(ParentTrust::NewRoot);
+
+    const fn new(parent: ParentTrust) -> Self {
+        Self {
+            parent,
+            keep_baggage: true,
+            keep_trace_state: true,
+        }
+    }
+
+    /// This decision, dropping incoming baggage.
+    #[must_use]
+    pub const fn strip_baggage(mut self) -> Self {
+        self.keep_baggage = false;
+        self
+    }
+
+    /// This decision, dropping the incoming `tracestate`.
+    #[must_use]
+    pub const fn strip_trace_state(mut self) -> Self {
+        self.keep_trace_state = false;
+        self
+    }
+
+    /// What is done with the incoming parent.
+    #[must_use]
+    pub const fn parent(self) -> ParentTrust {
+        self.parent
+    }
+
+    /// Whether incoming baggage is kept.
+    #[must_use]
+    pub const fn keeps_baggage(self) -> bool {
+        self.keep_baggage
+    }
+
+    /// Whether the incoming `tracestate` is kept (a new root never keeps
+    /// it: the specification ties `tracestate` to its `traceparent`).
+    #[must_use]
+    pub const fn keeps_trace_state(self) -> bool {
+        self.keep_trace_state
+    }
+}
+
+impl Default for Trust {
+    fn default() -> Self {
+        Self::CONTINUE
+    }
+}
+
+/// Decides, per request, what to believe from the caller.
+///
+/// Implemented by [`Trust`] (the same decision for every request) and by
+/// any `Fn(&RequestInfo<'_>) -> Trust`.
+///
+/// # Examples
+///
+/// Trust callers on private networks, or those presenting a shared secret;
+/// everyone else starts a new trace (kept as a link) without baggage:
+///
+/// ```
+/// use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+/// use trace_core::{ParentTrust, RequestInfo, Trust, TrustPolicy};
+///
+/// const MESH_SECRET: HeaderName = HeaderName::from_static("x-mesh-secret");
+///
+/// let policy = |req: &RequestInfo<'_>| {
+///     if req.peer_is_private() || req.has_secret_header(&MESH_SECRET, b"s3cr3t") {
+///         Trust::CONTINUE
+///     } else {
+///         Trust::NEW_ROOT.strip_baggage()
+///     }
+/// };
+///
+/// let uri = Uri::from_static("/");
+/// let mut headers = HeaderMap::new();
+/// let internet = RequestInfo::new(&Method::GET, &uri, &headers).peer("203.0.113.9:443".parse().unwrap());
+/// assert_eq!(policy.decide(&internet).parent(), ParentTrust::NewRoot);
+///
+/// headers.insert(MESH_SECRET, HeaderValue::from_static("s3cr3t"));
+/// let partner = RequestInfo::new(&Method::GET, &uri, &headers).peer("203.0.113.9:443".parse().unwrap());
+/// assert_eq!(policy.decide(&partner), Trust::CONTINUE);
+/// ```
+pub trait TrustPolicy: Send + Sync + 'static {
+    /// The decision for one request.
+    fn decide(&self, request: &RequestInfo<'_>) -> Trust;
+}
+
+impl TrustPolicy for Trust {
+    fn decide(&self, _: &RequestInfo<'_>) -> Trust {
+        *self
+    }
+}
+
+impl<F> TrustPolicy for F
+where
+    F: Fn(&RequestInfo<'_>) -> Trust + Send + Sync + 'static,
+{
+    fn decide(&self, request: &RequestInfo<'_>) -> Trust {
+        self(request)
+    }
+}
+
+/// Which headers go to a destination: a set of flags.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::Propagate;
+///
+/// let third_party = Propagate::TRACEPARENT | Propagate::CORRELATION_ID;
+/// assert!(third_party.contains(Propagate::TRACEPARENT));
+/// assert!(!third_party.contains(Propagate::BAGGAGE));
+/// assert_eq!(Propagate::ALL & Propagate::BAGGAGE, Propagate::BAGGAGE);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Propagate(u8);
+
+impl Propagate {
+    /// Nothing.
+    pub const NONE: Self = Self(0);
+    /// `traceparent`.
+    pub const TRACEPARENT: Self = Self(1);
+    /// `tracestate` (only ever with `traceparent`).
+    pub const TRACESTATE: Self = Self(1 << 1);
+    /// `baggage`.
+    pub const BAGGAGE: Self = Self(1 << 2);
+    /// The correlation ID header.
+    pub const CORRELATION_ID: Self = Self(1 << 3);
+    /// Everything: the ecosystem's convention and the default.
+    pub const ALL: Self = Self(0b1111);
+
+    /// Whether every flag of `other` is set.
+    #[must_use]
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no flag is set.
+    #[must_use]
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl ops::BitOr for Propagate {
+    type Output = Self;
+
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+impl ops::BitAnd for Propagate {
+    type Output = Self;
+
+    fn bitand(self, rhs: Self) -> Self {
+        Self(self.0 & rhs.0)
+    }
+}
+
+impl fmt::Debug for Propagate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (Self::TRACEPARENT, "TRACEPARENT"),
+            (Self::TRACESTATE, "TRACESTATE"),
+            (Self::BAGGAGE, "BAGGAGE"),
+            (Self::CORRELATION_ID, "CORRELATION_ID"),
+        ];
+        let mut set = f.debug_set();
+        for (flag, name) in names {
+            if self.contains(flag) {
+                set.entry(&format_args!("{name}"));
+            }
+        }
+        set.finish()
+    }
+}
+
+/// Decides, per outgoing call, which headers its destination receives.
+///
+/// Shared by the HTTP and gRPC client adapters. Implemented by
+/// [`Propagate`] (the same for every call), by [`AllowHosts`], and by any
+/// `Fn(&Uri) -> Propagate`.
+///
+/// # Examples
+///
+/// Lock it down: everything to our own hosts, only `traceparent` (so a
+/// partner can still report the ids) to anyone else:
+///
+/// ```
+/// use http::Uri;
+/// use trace_core::{AllowHosts, DestinationPolicy, Propagate};
+///
+/// let policy = AllowHosts::new(["users.internal", ".svc.cluster.local", "localhost"])
+///     .otherwise(Propagate::TRACEPARENT);
+/// assert_eq!(policy.decide(&Uri::from_static("http://users.internal/u/1")), Propagate::ALL);
+/// assert_eq!(policy.decide(&Uri::from_static("http://inventory.shop.svc.cluster.local")), Propagate::ALL);
+/// assert_eq!(policy.decide(&Uri::from_static("https://api.partner.example")), Propagate::TRACEPARENT);
+/// ```
+pub trait DestinationPolicy: Send + Sync + 'static {
+    /// What the destination `uri` receives.
+    fn decide(&self, uri: &Uri) -> Propagate;
+}
+
+impl DestinationPolicy for Propagate {
+    fn decide(&self, _: &Uri) -> Propagate {
+        *self
+    }
+}
+
+impl<F> DestinationPolicy for F
+where
+    F: Fn(&Uri) -> Propagate + Send + Sync + 'static,
+{
+    fn decide(&self, uri: &Uri) -> Propagate {
+        self(uri)
+    }
+}
+
+/// Everything to a list of hosts, something else (by default nothing) to
+/// the rest. An entry starting with `.` matches every subdomain of it; other
+/// entries match the host exactly. Hosts compare case-insensitively.
+///
+/// # Examples
+///
+/// ```
+/// use http::Uri;
+/// use trace_core::{AllowHosts, DestinationPolicy, Propagate};
+///
+/// let policy = AllowHosts::new([".example.internal"]);
+/// assert_eq!(policy.decide(&Uri::from_static("http://a.example.internal")), Propagate::ALL);
+/// assert_eq!(policy.decide(&Uri::from_static("http://example.com")), Propagate::NONE);
+/// ```
+#[derive(Debug, Clone)]
+pub struct AllowHosts {
+    hosts: Vec<Box<str>>,
+    otherwise: Propagate,
+}
+
+impl AllowHosts {
+    /// Everything to these hosts, nothing to others.
+    pub fn new<I, S>(hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self {
+            hosts: hosts
+                .into_iter()
+                .map(|h| h.as_ref().to_ascii_lowercase().into())
+                .collect(),
+            otherwise: Propagate::NONE,
+        }
+    }
+
+    /// What hosts not on the list receive.
+    #[must_use]
+    pub fn otherwise(mut self, propagate: Propagate) -> Self {
+        self.otherwise = propagate;
+        self
+    }
+
+    fn allows(&self, host: &str) -> bool {
+        self.hosts.iter().any(|allowed| {
+            if allowed.starts_with('.') {
+                host.len() > allowed.len()
+                    && host[host.len() - allowed.len()..].eq_ignore_ascii_case(allowed)
+            } else {
+                host.eq_ignore_ascii_case(allowed)
+            }
+        })
+    }
+}
+
+impl DestinationPolicy for AllowHosts {
+    fn decide(&self, uri: &Uri) -> Propagate {
+        match uri.host() {
+            Some(host) if self.allows(host) => Propagate::ALL,
+            _ => self.otherwise,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn private_networks() {
+        #[rustfmt::skip]
+        let cases: &[(&str, bool, &str)] = &[
+            ("127.0.0.1:1", true, "loopback"),
+            ("10.0.0.1:1", true, "RFC 1918"),
+            ("172.16.5.4:1", true, "RFC 1918"),
+            ("172.32.0.1:1", false, "just outside 172.16/12"),
+            ("192.168.1.1:1", true, "RFC 1918"),
+            ("169.254.1.1:1", true, "link-local"),
+            ("100.64.0.1:1", true, "carrier-grade NAT"),
+            ("100.128.0.1:1", false, "just outside 100.64/10"),
+            ("8.8.8.8:1", false, "public"),
+            ("[::1]:1", true, "IPv6 loopback"),
+            ("[fd00::1]:1", true, "IPv6 unique-local"),
+            ("[fe80::1]:1", true, "IPv6 link-local"),
+            ("[2001:db8::1]:1", false, "IPv6 global"),
+            ("[::ffff:10.0.0.1]:1", true, "IPv4-mapped private"),
+            ("[::ffff:8.8.8.8]:1", false, "IPv4-mapped public"),
+        ];
+        let headers = HeaderMap::new();
+        let uri = Uri::from_static("/");
+        for &(addr, private, reason) in cases {
+            let info = RequestInfo::new(&Method::GET, &uri, &headers).peer(addr.parse().unwrap());
+            assert_eq!(info.peer_is_private(), private, "{reason}: {addr}");
+        }
+        assert!(
+            !RequestInfo::new(&Method::GET, &uri, &headers).peer_is_private(),
+            "unknown peer"
+        );
+    }
+
+    #[test]
+    fn secret_header() {
+        let name = HeaderName::from_static("x-secret");
+        let uri = Uri::from_static("/");
+        let mut headers = HeaderMap::new();
+        let info = |h: &HeaderMap| {
+            RequestInfo::new(&Method::GET, &uri, h).has_secret_header(&name, b"abc")
+        };
+        assert!(!info(&headers), "absent");
+        headers.insert(&name, HeaderValue::from_static("abd"));
+        assert!(!info(&headers), "wrong");
+        headers.insert(&name, HeaderValue::from_static("ab"));
+        assert!(!info(&headers), "a prefix");
+        headers.insert(&name, HeaderValue::from_static("abc"));
+        assert!(info(&headers));
+        headers.append(&name, HeaderValue::from_static("abc"));
+        assert!(!info(&headers), "repeated");
+    }
+
+    #[test]
+    fn allow_hosts() {
+        let policy = AllowHosts::new(["Users", ".Internal"]).otherwise(Propagate::TRACEPARENT);
+        #[rustfmt::skip]
+        let cases: &[(&str, Propagate, &str)] = &[
+            ("http://users/x", Propagate::ALL, "exact"),
+            ("http://USERS:8080/x", Propagate::ALL, "case-insensitive, any port"),
+            ("http://a.b.internal/", Propagate::ALL, "subdomain"),
+            ("http://internal/", Propagate::TRACEPARENT, "the suffix alone is not a subdomain"),
+            ("http://evilinternal/", Propagate::TRACEPARENT, "not a label boundary"),
+            ("http://users.evil.com/", Propagate::TRACEPARENT, "prefix is not a match"),
+            ("/relative", Propagate::TRACEPARENT, "no host"),
+        ];
+        for &(uri, expected, reason) in cases {
+            assert_eq!(
+                policy.decide(&uri.parse().unwrap()),
+                expected,
+                "{reason}: {uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn propagate_flags() {
+        assert!(Propagate::ALL.contains(Propagate::TRACESTATE | Propagate::BAGGAGE));
+        assert!(Propagate::NONE.is_empty());
+        assert_eq!(
+            format!("{:?}", Propagate::TRACEPARENT | Propagate::BAGGAGE),
+            "{TRACEPARENT, BAGGAGE}"
+        );
+    }
+}

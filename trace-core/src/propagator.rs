@@ -1,0 +1,625 @@
+//! The propagator: reading and writing the headers of a request.
+
+use std::{fmt, sync::Arc};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::{
+    BAGGAGE, Baggage, CorrelationId, ParseErrorKind, Propagate, TRACEPARENT, TRACESTATE,
+    TraceContext, TraceParent, TraceState, X_CORRELATION_ID, X_REQUEST_ID,
+};
+
+/// Where headers are read from and written to: `http::HeaderMap` here; gRPC
+/// metadata in `trace-tonic`.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use trace_core::{Carrier, TRACEPARENT};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.set(TRACEPARENT, HeaderValue::from_static("a"));
+/// headers.set(TRACEPARENT, HeaderValue::from_static("b"));
+/// assert_eq!(headers.get_all_values(&TRACEPARENT).count(), 1, "set replaces");
+/// ```
+pub trait Carrier {
+    /// Every value of a header, in order.
+    fn get_all_values<'a>(
+        &'a self,
+        name: &HeaderName,
+    ) -> impl Iterator<Item = &'a HeaderValue> + use<'a, Self>;
+
+    /// Sets a header, replacing all its values.
+    fn set(&mut self, name: HeaderName, value: HeaderValue);
+
+    /// Removes a header.
+    fn remove(&mut self, name: &HeaderName);
+}
+
+impl Carrier for HeaderMap {
+    fn get_all_values<'a>(
+        &'a self,
+        name: &HeaderName,
+    ) -> impl Iterator<Item = &'a HeaderValue> + use<'a> {
+        self.get_all(name).iter()
+    }
+
+    fn set(&mut self, name: HeaderName, value: HeaderValue) {
+        self.insert(name, value);
+    }
+
+    fn remove(&mut self, name: &HeaderName) {
+        Self::remove(self, name);
+    }
+}
+
+/// Why an incoming header was not used.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use trace_core::{DropReason, Propagator};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.append("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+/// headers.append("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+/// let incoming = Propagator::default().extract(&headers);
+/// assert_eq!(incoming.dropped.traceparent, Some(DropReason::Repeated));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The value broke this rule.
+    Invalid(ParseErrorKind),
+    /// The header came more than once where only one is allowed.
+    Repeated,
+    /// A `tracestate` without a valid `traceparent`, which the
+    /// specification says not to parse.
+    NoValidParent,
+}
+
+/// What was dropped from a request's headers, per header, for adapters to
+/// count or log (the reasons hold no input).
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::Dropped;
+///
+/// assert!(Dropped::default().is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct Dropped {
+    /// Why the `traceparent` was not used (the trace restarts).
+    pub traceparent: Option<DropReason>,
+    /// Why the `tracestate` was not used.
+    pub tracestate: Option<DropReason>,
+    /// Why some or all baggage members were not used.
+    pub baggage: Option<DropReason>,
+    /// Why the correlation ID was not used (a new one is made).
+    pub correlation_id: Option<DropReason>,
+}
+
+impl Dropped {
+    /// Whether nothing was dropped.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// What a request brought: the parent (if valid), its tracestate, baggage,
+/// the correlation ID, and what was dropped.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use trace_core::Propagator;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+/// headers.insert("baggage", HeaderValue::from_static("userId=alice"));
+/// let incoming = Propagator::default().extract(&headers);
+/// assert!(incoming.parent.is_some());
+/// assert_eq!(incoming.baggage.get("userId").as_deref(), Some("alice"));
+/// assert!(incoming.correlation_id.is_none());
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Incoming {
+    /// The caller's `traceparent`, when there was exactly one and it was valid.
+    pub parent: Option<TraceParent>,
+    /// The `tracestate`, empty unless the `traceparent` was valid.
+    pub trace_state: TraceState,
+    /// The baggage; independent of the `traceparent`.
+    pub baggage: Baggage,
+    /// The caller's correlation ID, when valid.
+    pub correlation_id: Option<CorrelationId>,
+    /// What was dropped, and why.
+    pub dropped: Dropped,
+}
+
+/// Reads and writes trace context, baggage and the correlation ID.
+///
+/// Built once and shared by every adapter; cloning is a reference-count
+/// increment. By default it reads and writes W3C Trace Context, W3C Baggage
+/// and `x-request-id` (reading `x-correlation-id` too).
+///
+/// It never depends on a global propagator being installed: adapters
+/// propagate through it directly, so propagation cannot silently do
+/// nothing.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use trace_core::{Propagate, Propagator};
+///
+/// let propagator = Propagator::default();
+/// let mut incoming = HeaderMap::new();
+/// incoming.insert("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+/// incoming.insert("x-request-id", HeaderValue::from_static("req-42"));
+///
+/// let cx = propagator.extract(&incoming).into_remote_context().unwrap().child();
+/// let mut outgoing = HeaderMap::new();
+/// propagator.inject(&cx, Propagate::ALL, &mut outgoing);
+/// assert_eq!(outgoing["traceparent"], cx.traceparent().to_string());
+/// assert_eq!(outgoing["x-request-id"], "req-42");
+/// assert!(outgoing.get("tracestate").is_none(), "an empty tracestate is not sent");
+/// ```
+#[derive(Clone)]
+pub struct Propagator {
+    inner: Arc<Config>,
+}
+
+#[derive(Clone)]
+struct Config {
+    fields: Propagate,
+    correlation_read: Vec<HeaderName>,
+    correlation_write: HeaderName,
+}
+
+impl Default for Propagator {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Config {
+                fields: Propagate::ALL,
+                correlation_read: vec![X_REQUEST_ID, X_CORRELATION_ID],
+                correlation_write: X_REQUEST_ID,
+            }),
+        }
+    }
+}
+
+impl Propagator {
+    /// This propagator, reading and writing only `fields`.
+    #[must_use]
+    pub fn fields(mut self, fields: Propagate) -> Self {
+        Arc::make_mut(&mut self.inner).fields = fields;
+        self
+    }
+
+    /// This propagator, reading and writing the correlation ID in `name`
+    /// (and reading nothing else for it).
+    #[must_use]
+    pub fn correlation_header(mut self, name: HeaderName) -> Self {
+        let config = Arc::make_mut(&mut self.inner);
+        config.correlation_read = vec![name.clone()];
+        config.correlation_write = name;
+        self
+    }
+
+    /// This propagator, also reading the correlation ID from `name` when the
+    /// headers before it are absent.
+    #[must_use]
+    pub fn also_read_correlation_from(mut self, name: HeaderName) -> Self {
+        Arc::make_mut(&mut self.inner).correlation_read.push(name);
+        self
+    }
+
+    /// What this propagator reads and writes.
+    #[must_use]
+    pub fn propagates(&self) -> Propagate {
+        self.inner.fields
+    }
+
+    /// The header the correlation ID is written to.
+    #[must_use]
+    pub fn correlation_header_name(&self) -> &HeaderName {
+        &self.inner.correlation_write
+    }
+
+    /// The propagator `OTEL_PROPAGATORS` asks for.
+    ///
+    /// Recognised values, comma-separated: `tracecontext`, `baggage`,
+    /// `none`. Unset or empty means the default (`tracecontext,baggage`).
+    /// The correlation ID is this crate's own and is always propagated.
+    ///
+    /// # Errors
+    ///
+    /// When the variable names a propagator this crate does not implement
+    /// (such as `b3`), or is not Unicode: silently propagating nothing is
+    /// the failure this error prevents.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::{Propagate, Propagator};
+    ///
+    /// let p = Propagator::from_env_value(Some("tracecontext"))?;
+    /// assert!(p.propagates().contains(Propagate::TRACEPARENT));
+    /// assert!(!p.propagates().contains(Propagate::BAGGAGE));
+    ///
+    /// let err = Propagator::from_env_value(Some("tracecontext,b3")).unwrap_err();
+    /// assert_eq!(err.to_string(), "OTEL_PROPAGATORS names \"b3\", which trace-core does not implement (it knows tracecontext, baggage, none)");
+    /// # Ok::<(), trace_core::EnvError>(())
+    /// ```
+    pub fn from_env() -> Result<Self, EnvError> {
+        match std::env::var("OTEL_PROPAGATORS") {
+            Ok(value) => Self::from_env_value(Some(&value)),
+            Err(std::env::VarError::NotPresent) => Self::from_env_value(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(EnvError { value: None }),
+        }
+    }
+
+    /// As [`from_env`](Self::from_env), from the variable's value.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    pub fn from_env_value(value: Option<&str>) -> Result<Self, EnvError> {
+        let names = value.map(str::trim).filter(|v| !v.is_empty());
+        let Some(names) = names else {
+            return Ok(Self::default());
+        };
+        let mut fields = Propagate::CORRELATION_ID;
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            fields = fields
+                | match name.to_ascii_lowercase().as_str() {
+                    "tracecontext" => Propagate::TRACEPARENT | Propagate::TRACESTATE,
+                    "baggage" => Propagate::BAGGAGE,
+                    "none" => Propagate::NONE,
+                    _ => {
+                        return Err(EnvError {
+                            value: Some(name.to_owned()),
+                        });
+                    }
+                };
+        }
+        Ok(Self::default().fields(fields))
+    }
+
+    /// Reads a request's headers.
+    ///
+    /// Several `traceparent` lines, or an invalid one, leave no parent (the
+    /// trace restarts), and then `tracestate` is not read, as W3C Trace
+    /// Context says. Baggage is read regardless.
+    pub fn extract<C: Carrier + ?Sized>(&self, carrier: &C) -> Incoming {
+        let fields = self.inner.fields;
+        let mut incoming = Incoming::default();
+
+        if fields.contains(Propagate::TRACEPARENT) {
+            let mut lines = carrier.get_all_values(&TRACEPARENT);
+            incoming.parent = match (lines.next(), lines.next()) {
+                (None, _) => None,
+                (Some(_), Some(_)) => {
+                    incoming.dropped.traceparent = Some(DropReason::Repeated);
+                    None
+                }
+                (Some(line), None) => TraceParent::try_from(line)
+                    .map_err(|e| incoming.dropped.traceparent = Some(DropReason::Invalid(e.kind())))
+                    .ok(),
+            };
+        }
+
+        if fields.contains(Propagate::TRACESTATE) {
+            let mut lines = carrier.get_all_values(&TRACESTATE).peekable();
+            if incoming.parent.is_none() {
+                if lines.peek().is_some() {
+                    incoming.dropped.tracestate = Some(DropReason::NoValidParent);
+                }
+            } else {
+                match TraceState::from_header_values(lines) {
+                    Ok(state) => incoming.trace_state = state,
+                    Err(e) => incoming.dropped.tracestate = Some(DropReason::Invalid(e.kind())),
+                }
+            }
+        }
+
+        if fields.contains(Propagate::BAGGAGE) {
+            let (baggage, dropped) = Baggage::from_header_values(carrier.get_all_values(&BAGGAGE));
+            incoming.baggage = baggage;
+            incoming.dropped.baggage = dropped.map(|e| DropReason::Invalid(e.kind()));
+        }
+
+        if fields.contains(Propagate::CORRELATION_ID) {
+            for name in &self.inner.correlation_read {
+                let mut lines = carrier.get_all_values(name);
+                let Some(line) = lines.next() else {
+                    continue;
+                };
+                if lines.next().is_some() {
+                    incoming.dropped.correlation_id = Some(DropReason::Repeated);
+                } else {
+                    let id = CorrelationId::try_from(line);
+                    incoming.dropped.correlation_id =
+                        id.as_ref().err().map(|e| DropReason::Invalid(e.kind()));
+                    incoming.correlation_id = id.ok();
+                }
+                break;
+            }
+        }
+        incoming
+    }
+
+    /// Writes `cx` into a request's headers: those of `destination` that
+    /// this propagator handles.
+    ///
+    /// Every header written replaces any value already there (a header set
+    /// by hand included), and a handled header with nothing to say
+    /// (`tracestate`, `baggage` when empty) is removed rather than sent
+    /// empty, so the headers always describe `cx`. The `traceparent` is
+    /// always version `00`.
+    pub fn inject<C: Carrier + ?Sized>(
+        &self,
+        cx: &TraceContext,
+        destination: Propagate,
+        carrier: &mut C,
+    ) {
+        let fields = self.inner.fields & destination;
+        if fields.contains(Propagate::TRACEPARENT) {
+            carrier.set(TRACEPARENT, cx.traceparent().to_header_value());
+            if fields.contains(Propagate::TRACESTATE) {
+                match cx.trace_state().header_value() {
+                    Some(value) => carrier.set(TRACESTATE, value.clone()),
+                    None => carrier.remove(&TRACESTATE),
+                }
+            }
+        }
+        if fields.contains(Propagate::BAGGAGE) {
+            match cx.baggage().header_value() {
+                Some(value) => carrier.set(BAGGAGE, value.clone()),
+                None => carrier.remove(&BAGGAGE),
+            }
+        }
+        if fields.contains(Propagate::CORRELATION_ID)
+            && let Some(id) = cx.correlation_id()
+        {
+            carrier.set(self.inner.correlation_write.clone(), id.to_header_value());
+        }
+    }
+}
+
+impl Incoming {
+    /// The caller's span as a context (with this request's tracestate,
+    /// baggage and correlation ID), when there was a valid parent.
+    #[must_use]
+    pub fn into_remote_context(self) -> Option<TraceContext> {
+        let parent = self.parent?;
+        let mut cx = TraceContext::remote(parent)
+            .with_trace_state(self.trace_state)
+            .with_baggage(self.baggage);
+        if let Some(id) = self.correlation_id {
+            cx = cx.with_correlation_id(id);
+        }
+        Some(cx)
+    }
+}
+
+impl fmt::Debug for Propagator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Propagator")
+            .field("fields", &self.inner.fields)
+            .field("correlation_read", &self.inner.correlation_read)
+            .field("correlation_write", &self.inner.correlation_write)
+            .finish()
+    }
+}
+
+/// `OTEL_PROPAGATORS` asks for something this crate cannot do.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::Propagator;
+///
+/// assert!(Propagator::from_env_value(Some("jaeger")).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvError {
+    /// The unknown propagator name; `None` when the variable is not Unicode.
+    value: Option<String>,
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            // Configuration, not request input: naming it is the point.
+            Some(value) => write!(
+                f,
+                "OTEL_PROPAGATORS names {value:?}, which trace-core does not implement (it knows tracecontext, baggage, none)"
+            ),
+            None => f.write_str("OTEL_PROPAGATORS is not valid Unicode"),
+        }
+    }
+}
+
+impl std::error::Error for EnvError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn extract_reads_every_header() {
+        let incoming = Propagator::default().extract(&headers(&[
+            ("traceparent", TP),
+            ("tracestate", "congo=1"),
+            ("tracestate", "rojo=2"),
+            ("baggage", "a=1"),
+            ("baggage", "b=2"),
+            ("x-request-id", "req-1"),
+        ]));
+        assert_eq!(incoming.parent, Some(TraceParent::from_static(TP)));
+        assert_eq!(incoming.trace_state.to_string(), "congo=1,rojo=2");
+        assert_eq!(incoming.baggage.len(), 2);
+        assert_eq!(incoming.correlation_id.unwrap(), "req-1");
+        assert!(incoming.dropped.is_empty());
+    }
+
+    #[test]
+    fn extract_reports_what_it_drops() {
+        use ParseErrorKind as K;
+        #[rustfmt::skip]
+        let cases: &[(&[(&str, &str)], Dropped, &str)] = &[
+            (&[("traceparent", TP), ("traceparent", TP)], Dropped { traceparent: Some(DropReason::Repeated), ..Dropped::default() }, "two traceparent lines restart the trace"),
+            (&[("traceparent", "00-xyz")], Dropped { traceparent: Some(DropReason::Invalid(K::TraceParentLength)), ..Dropped::default() }, "invalid traceparent"),
+            (&[("tracestate", "a=1")], Dropped { tracestate: Some(DropReason::NoValidParent), ..Dropped::default() }, "tracestate without traceparent"),
+            (&[("traceparent", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), ("tracestate", "a=1")], Dropped { traceparent: Some(DropReason::Invalid(K::VersionForbidden)), tracestate: Some(DropReason::NoValidParent), ..Dropped::default() }, "tracestate with an invalid traceparent is not parsed"),
+            (&[("traceparent", TP), ("tracestate", "A=1")], Dropped { tracestate: Some(DropReason::Invalid(K::TraceStateKey)), ..Dropped::default() }, "invalid tracestate, traceparent kept"),
+            (&[("baggage", "a=1,b c=2")], Dropped { baggage: Some(DropReason::Invalid(K::BaggageKey)), ..Dropped::default() }, "a bad baggage member"),
+            (&[("x-request-id", "a b")], Dropped { correlation_id: Some(DropReason::Invalid(K::CorrelationIdByte)), ..Dropped::default() }, "bad correlation ID"),
+            (&[("x-request-id", "a"), ("x-request-id", "b")], Dropped { correlation_id: Some(DropReason::Repeated), ..Dropped::default() }, "repeated correlation ID"),
+        ];
+        for (pairs, expected, reason) in cases {
+            let incoming = Propagator::default().extract(&headers(pairs));
+            assert_eq!(incoming.dropped, *expected, "{reason}");
+        }
+        // The traceparent is still used when only the tracestate is bad.
+        let incoming =
+            Propagator::default().extract(&headers(&[("traceparent", TP), ("tracestate", "A=1")]));
+        assert!(incoming.parent.is_some());
+    }
+
+    #[test]
+    fn baggage_is_independent_of_the_traceparent() {
+        let incoming =
+            Propagator::default().extract(&headers(&[("traceparent", "bad"), ("baggage", "a=1")]));
+        assert!(incoming.parent.is_none());
+        assert_eq!(incoming.baggage.get("a").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn correlation_header_preference() {
+        let incoming = Propagator::default().extract(&headers(&[("x-correlation-id", "second")]));
+        assert_eq!(incoming.correlation_id.unwrap(), "second");
+        let incoming = Propagator::default().extract(&headers(&[
+            ("x-correlation-id", "second"),
+            ("x-request-id", "first"),
+        ]));
+        assert_eq!(incoming.correlation_id.unwrap(), "first");
+        let custom =
+            Propagator::default().correlation_header(HeaderName::from_static("x-trace-me"));
+        let incoming = custom.extract(&headers(&[
+            ("x-request-id", "ignored"),
+            ("x-trace-me", "mine"),
+        ]));
+        assert_eq!(incoming.correlation_id.unwrap(), "mine");
+    }
+
+    #[test]
+    fn inject_replaces_and_removes() {
+        let propagator = Propagator::default();
+        let cx = TraceContext::new_root(true).with_correlation_id("id-1".parse().unwrap());
+        let mut out = headers(&[
+            ("traceparent", TP),
+            ("traceparent", TP),
+            ("tracestate", "stale=1"),
+            ("baggage", "stale=1"),
+            ("x-request-id", "stale"),
+        ]);
+        propagator.inject(&cx, Propagate::ALL, &mut out);
+        assert_eq!(out.get_all("traceparent").iter().count(), 1);
+        assert_eq!(out["traceparent"], cx.traceparent().to_string());
+        assert!(
+            out.get("tracestate").is_none(),
+            "stale tracestate removed, empty not sent"
+        );
+        assert!(out.get("baggage").is_none());
+        assert_eq!(out["x-request-id"], "id-1");
+    }
+
+    #[test]
+    fn inject_honours_the_destination_and_the_configuration() {
+        let cx = TraceContext::new_root(true)
+            .with_trace_state("a=1".parse().unwrap())
+            .with_baggage("b=2".parse().unwrap())
+            .with_correlation_id("id".parse().unwrap());
+        let mut out = HeaderMap::new();
+        Propagator::default().inject(&cx, Propagate::TRACEPARENT, &mut out);
+        assert_eq!(out.keys().collect::<Vec<_>>(), ["traceparent"]);
+
+        let mut out = HeaderMap::new();
+        Propagator::default().inject(&cx, Propagate::NONE, &mut out);
+        assert!(out.is_empty());
+
+        let mut out = HeaderMap::new();
+        Propagator::default().inject(&cx, Propagate::TRACESTATE | Propagate::BAGGAGE, &mut out);
+        assert_eq!(
+            out.keys().collect::<Vec<_>>(),
+            ["baggage"],
+            "tracestate never without traceparent"
+        );
+
+        let mut out = HeaderMap::new();
+        Propagator::from_env_value(Some("baggage"))
+            .unwrap()
+            .inject(&cx, Propagate::ALL, &mut out);
+        let mut names: Vec<_> = out.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["baggage", "x-request-id"]);
+    }
+
+    #[test]
+    fn round_trip_through_headers() {
+        let propagator = Propagator::default();
+        let cx = TraceContext::new_root(true)
+            .with_trace_state("congo=t61rcWkgMzE".parse().unwrap())
+            .with_baggage("userId=Am%C3%A9lie;p=1".parse().unwrap())
+            .with_correlation_id("req-7".parse().unwrap());
+        let mut wire = HeaderMap::new();
+        propagator.inject(&cx, Propagate::ALL, &mut wire);
+        let back = propagator.extract(&wire);
+        assert_eq!(back.parent, Some(cx.traceparent()));
+        assert_eq!(&back.trace_state, cx.trace_state());
+        assert_eq!(&back.baggage, cx.baggage());
+        assert_eq!(back.correlation_id.as_ref(), cx.correlation_id());
+    }
+
+    #[test]
+    fn env_configuration() {
+        #[rustfmt::skip]
+        let cases: &[(Option<&str>, Result<Propagate, &str>)] = &[
+            (None, Ok(Propagate::ALL)),
+            (Some(""), Ok(Propagate::ALL)),
+            (Some(" tracecontext , baggage "), Ok(Propagate::ALL)),
+            (Some("TraceContext"), Ok(Propagate::TRACEPARENT | Propagate::TRACESTATE | Propagate::CORRELATION_ID)),
+            (Some("none"), Ok(Propagate::CORRELATION_ID)),
+            (Some("tracecontext,xray"), Err("\"xray\"")),
+        ];
+        for (value, expected) in cases {
+            let got = Propagator::from_env_value(*value);
+            match expected {
+                Ok(fields) => assert_eq!(got.unwrap().propagates(), *fields, "{value:?}"),
+                Err(name) => assert!(got.unwrap_err().to_string().contains(name), "{value:?}"),
+            }
+        }
+    }
+}
