@@ -68,10 +68,16 @@ impl TraceContext {
     /// byte of the trace-id is random), and `sampled` as given.
     #[must_use]
     pub fn new_root(sampled: bool) -> Self {
+        Self::root(TraceId::random(), TraceFlags::RANDOM.with_sampled(sampled))
+    }
+
+    /// The root of a trace with this id: no parent, a new span id.
+    #[must_use]
+    pub fn root(trace_id: TraceId, flags: TraceFlags) -> Self {
         Self {
-            trace_id: TraceId::random(),
+            trace_id,
             span_id: SpanId::random(),
-            flags: TraceFlags::RANDOM.with_sampled(sampled),
+            flags,
             remote: false,
             parent: None,
             state: TraceState::EMPTY,

@@ -80,13 +80,18 @@ mod chars;
 mod context;
 mod correlation;
 mod error;
+mod filter;
 mod ids;
 mod policy;
 mod propagator;
+mod recorder;
 mod sampling;
 mod span;
+mod start;
 mod traceparent;
 mod tracestate;
+
+pub mod semconv;
 
 use http::HeaderName;
 
@@ -95,14 +100,20 @@ pub use crate::{
     context::{ContextGuard, FutureExt, TraceContext, WithContext},
     correlation::{CorrelationId, X_CORRELATION_ID, X_REQUEST_ID},
     error::{ParseError, ParseErrorKind},
+    filter::RequestFilter,
     ids::{SpanId, TraceFlags, TraceId},
     policy::{AllowHosts, DestinationPolicy, Propagate, RequestInfo, Trust, TrustPolicy},
     propagator::{Carrier, DropReason, Dropped, EnvError, Incoming, Propagator},
+    recorder::{
+        FinishedSpan, InMemoryRecorder, NoopRecorder, Recorder, RecordingSpan, Span, SpanEnd,
+        SpanStart, Status,
+    },
     sampling::{
         AlwaysOff, AlwaysOn, Clock, Decision, MonotonicClock, ParentBased, ParentTrust,
         RateLimited, Sampler, SamplingInput, SamplingResult, TraceIdRatio,
     },
     span::{Attribute, SpanKind, Value},
+    start::Started,
     traceparent::TraceParent,
     tracestate::{Iter as TraceStateIter, TraceState},
 };
