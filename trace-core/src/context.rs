@@ -87,6 +87,21 @@ impl TraceContext {
         }
     }
 
+    /// A context with these ids and no parent (for the OpenTelemetry bridge).
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn from_ids(
+        trace_id: TraceId,
+        span_id: SpanId,
+        flags: TraceFlags,
+        remote: bool,
+    ) -> Self {
+        Self {
+            span_id,
+            remote,
+            ..Self::root(trace_id, flags)
+        }
+    }
+
     /// The caller's span, as described by an incoming `traceparent`.
     ///
     /// Work done here is recorded in a [`child`](Self::child) of it.

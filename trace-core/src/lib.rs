@@ -82,6 +82,8 @@ mod correlation;
 mod error;
 mod filter;
 mod ids;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod policy;
 mod propagator;
 mod recorder;

@@ -291,6 +291,14 @@ impl ops::BitAnd for Propagate {
     }
 }
 
+impl ops::Not for Propagate {
+    type Output = Self;
+
+    fn not(self) -> Self {
+        Self(!self.0 & Self::ALL.0)
+    }
+}
+
 impl fmt::Debug for Propagate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names = [

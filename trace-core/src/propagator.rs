@@ -173,14 +173,28 @@ pub struct Incoming {
 /// ```
 #[derive(Clone)]
 pub struct Propagator {
-    inner: Arc<Config>,
+    pub(crate) inner: Arc<Config>,
 }
 
 #[derive(Clone)]
-struct Config {
+pub(crate) struct Config {
     fields: Propagate,
-    correlation_read: Vec<HeaderName>,
+    pub(crate) correlation_read: Vec<HeaderName>,
     correlation_write: HeaderName,
+    /// The header names as OpenTelemetry's `fields()` lends them out; made
+    /// on first use, and anew after any change.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) otel_fields: crate::otel::OtelFields,
+}
+
+impl Config {
+    fn changed(&mut self) -> &mut Self {
+        #[cfg(feature = "opentelemetry")]
+        {
+            self.otel_fields = crate::otel::OtelFields::new();
+        }
+        self
+    }
 }
 
 impl Default for Propagator {
@@ -190,6 +204,8 @@ impl Default for Propagator {
                 fields: Propagate::ALL,
                 correlation_read: vec![X_REQUEST_ID, X_CORRELATION_ID],
                 correlation_write: X_REQUEST_ID,
+                #[cfg(feature = "opentelemetry")]
+                otel_fields: crate::otel::OtelFields::new(),
             }),
         }
     }
@@ -197,9 +213,18 @@ impl Default for Propagator {
 
 impl Propagator {
     /// This propagator, reading and writing only `fields`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::{Propagate, Propagator};
+    ///
+    /// let no_baggage = Propagator::default().propagating(Propagate::ALL & !Propagate::BAGGAGE);
+    /// assert!(!no_baggage.propagates().contains(Propagate::BAGGAGE));
+    /// ```
     #[must_use]
-    pub fn fields(mut self, fields: Propagate) -> Self {
-        Arc::make_mut(&mut self.inner).fields = fields;
+    pub fn propagating(mut self, fields: Propagate) -> Self {
+        Arc::make_mut(&mut self.inner).changed().fields = fields;
         self
     }
 
@@ -207,7 +232,7 @@ impl Propagator {
     /// (and reading nothing else for it).
     #[must_use]
     pub fn correlation_header(mut self, name: HeaderName) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
+        let config = Arc::make_mut(&mut self.inner).changed();
         config.correlation_read = vec![name.clone()];
         config.correlation_write = name;
         self
@@ -217,7 +242,10 @@ impl Propagator {
     /// headers before it are absent.
     #[must_use]
     pub fn also_read_correlation_from(mut self, name: HeaderName) -> Self {
-        Arc::make_mut(&mut self.inner).correlation_read.push(name);
+        Arc::make_mut(&mut self.inner)
+            .changed()
+            .correlation_read
+            .push(name);
         self
     }
 
@@ -290,7 +318,7 @@ impl Propagator {
                     }
                 };
         }
-        Ok(Self::default().fields(fields))
+        Ok(Self::default().propagating(fields))
     }
 
     /// Reads a request's headers.
