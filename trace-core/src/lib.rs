@@ -104,7 +104,7 @@ pub use crate::{
     error::{ParseError, ParseErrorKind},
     filter::RequestFilter,
     ids::{SpanId, TraceFlags, TraceId},
-    policy::{AllowHosts, DestinationPolicy, Propagate, RequestInfo, Trust, TrustPolicy},
+    policy::{AllowHosts, DestinationPolicy, Propagate, RequestInfo, Trust, TrustIf, TrustPolicy},
     propagator::{Carrier, DropReason, Dropped, EnvError, Incoming, Propagator},
     recorder::{
         FinishedSpan, InMemoryRecorder, NoopRecorder, Recorder, RecordingSpan, Span, SpanEnd,

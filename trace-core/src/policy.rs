@@ -154,6 +154,33 @@ impl Trust {
         self
     }
 
+    /// A policy giving this decision to requests `predicate` accepts, and
+    /// [`Trust::NEW_ROOT`] with baggage stripped to the others, unless
+    /// [`otherwise`](TrustIf::otherwise) says different.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::{HeaderMap, Method, Uri};
+    /// use trace_core::{ParentTrust, RequestInfo, Trust, TrustPolicy};
+    ///
+    /// let policy = Trust::CONTINUE.when(|req: &RequestInfo<'_>| req.peer_is_private());
+    ///
+    /// let (uri, headers) = (Uri::from_static("/"), HeaderMap::new());
+    /// let outside = RequestInfo::new(&Method::GET, &uri, &headers).peer("192.0.2.1:1".parse().unwrap());
+    /// assert_eq!(policy.decide(&outside), Trust::NEW_ROOT.strip_baggage());
+    /// ```
+    pub fn when<P>(self, predicate: P) -> TrustIf<P>
+    where
+        P: Fn(&RequestInfo<'_>) -> bool + Send + Sync + 'static,
+    {
+        TrustIf {
+            predicate,
+            trusted: self,
+            otherwise: Self::NEW_ROOT.strip_baggage(),
+        }
+    }
+
     /// What is done with the incoming parent.
     #[must_use]
     pub const fn parent(self) -> ParentTrust {
@@ -230,6 +257,63 @@ where
 {
     fn decide(&self, request: &RequestInfo<'_>) -> Trust {
         self(request)
+    }
+}
+
+/// A trust decision for requests a predicate accepts, another for the rest;
+/// made by [`Trust::when`].
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+/// use trace_core::{RequestInfo, Trust, TrustPolicy};
+///
+/// const SECRET: HeaderName = HeaderName::from_static("x-mesh-secret");
+/// let policy = Trust::CONTINUE
+///     .when(|req: &RequestInfo<'_>| req.peer_is_private() || req.has_secret_header(&SECRET, b"s3cr3t"))
+///     .otherwise(Trust::RESAMPLE.strip_baggage());
+///
+/// let (uri, mut headers) = (Uri::from_static("/"), HeaderMap::new());
+/// headers.insert(SECRET, HeaderValue::from_static("s3cr3t"));
+/// let partner = RequestInfo::new(&Method::GET, &uri, &headers);
+/// assert_eq!(policy.decide(&partner), Trust::CONTINUE);
+/// ```
+pub struct TrustIf<P> {
+    predicate: P,
+    trusted: Trust,
+    otherwise: Trust,
+}
+
+impl<P> TrustIf<P> {
+    /// The decision for requests the predicate does not accept.
+    #[must_use]
+    pub fn otherwise(mut self, trust: Trust) -> Self {
+        self.otherwise = trust;
+        self
+    }
+}
+
+impl<P> TrustPolicy for TrustIf<P>
+where
+    P: Fn(&RequestInfo<'_>) -> bool + Send + Sync + 'static,
+{
+    fn decide(&self, request: &RequestInfo<'_>) -> Trust {
+        if (self.predicate)(request) {
+            self.trusted
+        } else {
+            self.otherwise
+        }
+    }
+}
+
+impl<P> fmt::Debug for TrustIf<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrustIf")
+            .field("predicate", &std::any::type_name::<P>())
+            .field("trusted", &self.trusted)
+            .field("otherwise", &self.otherwise)
+            .finish()
     }
 }
 

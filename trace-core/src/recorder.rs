@@ -225,7 +225,7 @@ impl Recorder for NoopRecorder {
 ///
 /// let recorder = InMemoryRecorder::new(16);
 /// let cx = TraceContext::new_root(true);
-/// let span = Span::start(&recorder, Decision::RecordAndSample, SpanStart::new(&cx, "work", SpanKind::Internal));
+/// let span = Span::start(&recorder, Decision::RecordAndSample, SpanStart::new(&cx, "work", SpanKind::Internal), Vec::new);
 /// span.end(Status::Unset, Vec::new());
 ///
 /// let spans = recorder.finished();
@@ -238,9 +238,18 @@ pub struct Span {
 
 impl Span {
     /// Starts a span: recorded when `decision` says so and the recorder is
-    /// enabled.
-    pub fn start(recorder: &dyn Recorder, decision: Decision, start: SpanStart<'_>) -> Self {
+    /// enabled. Only then are its attributes computed, by `attributes`.
+    pub fn start<F>(
+        recorder: &dyn Recorder,
+        decision: Decision,
+        mut start: SpanStart<'_>,
+        attributes: F,
+    ) -> Self
+    where
+        F: FnOnce() -> Vec<Attribute<'static>>,
+    {
         let recording = if decision.is_recording() && recorder.is_enabled() {
+            start.attributes.extend(attributes());
             recorder.start(start)
         } else {
             None
@@ -360,7 +369,7 @@ impl FinishedSpan {
 /// let store = InMemoryRecorder::new(1000);
 /// let users = store.service("users");
 /// let cx = TraceContext::new_root(true);
-/// Span::start(&users, Decision::RecordAndSample, SpanStart::new(&cx, "GET /users", SpanKind::Server))
+/// Span::start(&users, Decision::RecordAndSample, SpanStart::new(&cx, "GET /users", SpanKind::Server), Vec::new)
 ///     .end(Status::Unset, Vec::new());
 /// assert_eq!(store.finished()[0].service.as_deref(), Some("users"));
 /// ```
@@ -500,6 +509,7 @@ mod tests {
             recorder,
             decision,
             SpanStart::new(cx, "op", SpanKind::Server),
+            Vec::new,
         )
     }
 
@@ -518,11 +528,9 @@ mod tests {
         let memory = InMemoryRecorder::new(8);
         let parent = TraceContext::new_root(true);
         let cx = parent.child();
-        let mut start = SpanStart::new(&cx, "GET /x", SpanKind::Client);
-        start
-            .attributes
-            .push(Attribute::new("http.request.method", "GET"));
-        let mut span = Span::start(&memory, Decision::RecordAndSample, start);
+        let start = SpanStart::new(&cx, "GET /x", SpanKind::Client);
+        let attributes = || vec![Attribute::new("http.request.method", "GET")];
+        let mut span = Span::start(&memory, Decision::RecordAndSample, start, attributes);
         span.set_attribute(Attribute::new("late", true));
         span.end(
             Status::error("500"),
@@ -545,6 +553,26 @@ mod tests {
             ["http.request.method", "late", "http.response.status_code"]
         );
         assert!(finished.end_time >= finished.start_time);
+    }
+
+    #[test]
+    fn attributes_are_computed_only_when_recording() {
+        let cx = TraceContext::new_root(true);
+        let never =
+            || -> Vec<Attribute<'static>> { panic!("computed for a span that records nothing") };
+        let start = || SpanStart::new(&cx, "op", SpanKind::Server);
+        drop(Span::start(
+            &NoopRecorder,
+            Decision::RecordAndSample,
+            start(),
+            never,
+        ));
+        drop(Span::start(
+            &InMemoryRecorder::new(1),
+            Decision::Drop,
+            start(),
+            never,
+        ));
     }
 
     #[test]

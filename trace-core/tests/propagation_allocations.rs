@@ -11,7 +11,10 @@
 
 use allocation_counter::measure;
 use http::{HeaderMap, HeaderValue};
-use trace_core::{AlwaysOn, ParentBased, Propagate, Propagator, SpanKind, Trust};
+use trace_core::{
+    AlwaysOn, NoopRecorder, ParentBased, Propagate, Propagator, Span, SpanKind, SpanStart, Status,
+    Trust,
+};
 
 fn incoming() -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -85,7 +88,15 @@ fn extract_start_inject_writes_one_allocation_for_four_headers() {
             SpanKind::Server,
             &[],
         );
+        // Propagation only: the no-op recorder costs nothing either.
+        let span = Span::start(
+            &NoopRecorder,
+            started.decision,
+            SpanStart::new(&started.context, "GET /", SpanKind::Server),
+            Vec::new,
+        );
         propagator.inject(&started.context, Propagate::ALL, &mut outgoing);
+        span.end(Status::Unset, Vec::new());
     });
     // The new traceparent is the only new text; everything else is shared.
     assert_eq!(info.count_total, 1);

@@ -26,6 +26,7 @@ fn server_client_server_is_one_connected_tree() {
         &a,
         a_server.decision,
         SpanStart::new(&a_server.context, "GET /", SpanKind::Server),
+        Vec::new,
     );
 
     // A calls B.
@@ -40,6 +41,7 @@ fn server_client_server_is_one_connected_tree() {
         &a,
         a_client.decision,
         SpanStart::new(&a_client.context, "GET", SpanKind::Client),
+        Vec::new,
     );
     let mut wire = HeaderMap::new();
     propagator.inject(&a_client.context, Propagate::ALL, &mut wire);
@@ -53,6 +55,7 @@ fn server_client_server_is_one_connected_tree() {
         &b,
         b_server.decision,
         SpanStart::new(&b_server.context, "GET /b", SpanKind::Server),
+        Vec::new,
     )
     .end(Status::Unset, Vec::new());
     a_client_span.end(Status::Unset, Vec::new());
