@@ -1,20 +1,62 @@
-//! The model and the codecs of the `trace-*` crates: W3C Trace Context,
-//! W3C Baggage and correlation IDs, parsed and written to the letter of the
-//! specifications, without panics on any input and without allocating where
-//! the wire form allows it.
+//! The model, the codecs and the policies of the `trace-*` crates: everything
+//! two adapters would both need lives here, once. The server, HTTP client and
+//! gRPC adapters only translate their framework's types to these.
 //!
-//! | type | header | specification |
-//! |---|---|---|
-//! | [`TraceParent`] ([`TraceId`], [`SpanId`], [`TraceFlags`]) | `traceparent` | W3C Trace Context Level 2 §3.2 |
-//! | [`TraceState`] | `tracestate` | W3C Trace Context §3.3 |
-//! | [`Baggage`] | `baggage` | W3C Baggage |
-//! | [`CorrelationId`] | `x-request-id` | this crate's rules |
+//! | part | items |
+//! |---|---|
+//! | W3C Trace Context Level 2 | [`TraceParent`] ([`TraceId`], [`SpanId`], [`TraceFlags`] with `RANDOM`), [`TraceState`] |
+//! | W3C Baggage | [`Baggage`], [`Member`], [`Property`] |
+//! | correlation IDs | [`CorrelationId`] (`x-request-id`, UUID v7) |
+//! | reading and writing headers | [`Propagator`] over a [`Carrier`]; [`Incoming`] and what was [`Dropped`] |
+//! | policy | [`Trust`] / [`TrustPolicy`] for callers, [`Propagate`] / [`DestinationPolicy`] for callees, [`RequestFilter`] |
+//! | sampling | [`Sampler`]: [`ParentBased`], [`TraceIdRatio`], [`RateLimited`], [`AlwaysOn`], [`AlwaysOff`] |
+//! | the current context | [`TraceContext`], [`FutureExt`], [`ContextGuard`] |
+//! | spans | [`Recorder`] ([`NoopRecorder`], [`InMemoryRecorder`]), [`Span`], [`semconv`] |
+//! | OpenTelemetry (feature `opentelemetry`) | `Propagator` as a `TextMapPropagator`; `TraceContext` to and from `opentelemetry::Context` |
 //!
-//! Every parser returns the same small [`ParseError`], whose
-//! [kind](ParseError::kind) names the rule that failed and never echoes the
-//! input.
+//! Parsing follows the specifications' texts (see each type for the choices
+//! made where they allow several), never panics on any input, and does not
+//! allocate where the wire form allows it. Every parser returns the same
+//! small [`ParseError`], whose [kind](ParseError::kind) names the rule that
+//! failed and never echoes the input.
 //!
 //! # Examples
+//!
+//! A service's whole propagation path: read the request's headers, decide
+//! what to trust and whether to sample, run the work in the new context,
+//! and write the headers of a call made from it.
+//!
+//! ```
+//! use http::{HeaderMap, HeaderValue};
+//! use trace_core::{
+//!     AlwaysOn, FutureExt, ParentBased, Propagate, Propagator, SpanKind, TraceContext, Trust,
+//! };
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let propagator = Propagator::default();
+//! let sampler = ParentBased::new(AlwaysOn);
+//!
+//! let mut request = HeaderMap::new();
+//! request.insert("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+//! request.insert("x-request-id", HeaderValue::from_static("req-42"));
+//!
+//! let server = propagator.extract(&request).start(Trust::CONTINUE, &sampler, "GET /orders", SpanKind::Server, &[]);
+//! let outgoing = async {
+//!     // Anywhere in the handler: the current context, without passing it by hand.
+//!     let current = TraceContext::current().expect("inside the request's scope");
+//!     let call = TraceContext::start_child(Some(&current), &sampler, "GET", SpanKind::Client, &[]);
+//!     let mut headers = HeaderMap::new();
+//!     propagator.inject(&call.context, Propagate::ALL, &mut headers);
+//!     headers
+//! }
+//! .with_trace_context(server.context.clone())
+//! .await;
+//!
+//! assert!(outgoing["traceparent"].to_str().unwrap().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+//! assert_eq!(outgoing["x-request-id"], "req-42");
+//! # }
+//! ```
 //!
 //! Continue an incoming trace: keep the trace-id and flags, make a new span
 //! id for the work done here, and pass `tracestate` on unchanged.
