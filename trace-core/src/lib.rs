@@ -117,6 +117,8 @@ macro_rules! impl_parse {
     };
 }
 
+#[cfg(feature = "axum")]
+mod axum;
 mod baggage;
 mod chars;
 mod context;
@@ -139,6 +141,9 @@ pub mod semconv;
 
 use http::HeaderName;
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use crate::axum::MissingTraceLayer;
 pub use crate::{
     baggage::{Baggage, Iter as BaggageIter, Member, Properties, Property},
     context::{ContextGuard, FutureExt, TraceContext, WithContext},
