@@ -13,21 +13,21 @@ use tower_service::Service;
 use trace_core::{Attribute, Decision, FutureExt, RequestInfo, Span, SpanKind, SpanStart, semconv};
 
 use crate::{
-    ResponseBody, TraceContextLayer,
+    ResponseBody,
     config::Config,
     future::{Pending, ResponseFuture},
 };
 
-/// The service made by [`TraceContextLayer`].
+/// The service made by [`TraceContextLayer`](crate::TraceContextLayer).
 ///
 /// # Examples
 ///
 /// ```
 /// use std::convert::Infallible;
 /// use http::{Request, Response};
-/// use tower::{ServiceExt, service_fn};
+/// use tower::{Layer, ServiceExt, service_fn};
 /// use trace_core::TraceContext;
-/// use trace_tower::TraceContextService;
+/// use trace_tower::TraceContextLayer;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -35,7 +35,7 @@ use crate::{
 ///     let cx = req.extensions().get::<TraceContext>().cloned().unwrap();
 ///     Ok::<_, Infallible>(Response::new(cx.trace_id().to_string()))
 /// });
-/// let service = TraceContextService::layer().layer(handler);
+/// let service = TraceContextLayer::new().layer(handler);
 /// let response = service.oneshot(Request::new(String::new())).await.unwrap();
 /// assert!(response.headers().contains_key("x-request-id"));
 /// # }
@@ -49,12 +49,6 @@ pub struct TraceContextService<S> {
 impl<S> TraceContextService<S> {
     pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
         Self { inner, config }
-    }
-
-    /// The layer, with the default configuration.
-    #[must_use]
-    pub fn layer() -> TraceContextLayer {
-        TraceContextLayer::new()
     }
 
     /// The inner service.
