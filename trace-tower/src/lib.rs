@@ -70,3 +70,146 @@ pub use crate::{
     body::ResponseBody, config::ResponseTraceContext, future::ResponseFuture,
     layer::TraceContextLayer, service::TraceContextService,
 };
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http::{HeaderValue, Request, Response};
+    use tower::{Layer, ServiceExt, service_fn};
+    use trace_core::{CorrelationId, InMemoryRecorder, TraceParent};
+
+    use super::*;
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn request() -> Request<String> {
+        let mut request = Request::new(String::new());
+        request
+            .headers_mut()
+            .insert("traceparent", HeaderValue::from_static(TP));
+        request
+    }
+
+    async fn respond(
+        layer: TraceContextLayer,
+        response: Response<String>,
+    ) -> Response<ResponseBody<String>> {
+        let service = layer.layer(service_fn(move |_: Request<String>| {
+            let response = response.clone();
+            async move { Ok::<_, Infallible>(response) }
+        }));
+        service.oneshot(request()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn legacy_traceresponse_names_the_server_span() {
+        let response = respond(
+            TraceContextLayer::new().response_trace_context(ResponseTraceContext::TraceResponse),
+            Response::new(String::new()),
+        )
+        .await;
+        let tp: TraceParent = response.headers()["traceresponse"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            tp.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_ne!(
+            tp.parent_id().to_string(),
+            "00f067aa0ba902b7",
+            "the server's span, not the caller's"
+        );
+        assert!(!response.headers().contains_key("server-timing"));
+    }
+
+    #[tokio::test]
+    async fn server_timing_is_appended_to_the_applications() {
+        let mut app_response = Response::new(String::new());
+        app_response
+            .headers_mut()
+            .insert("server-timing", HeaderValue::from_static("db;dur=53"));
+        let response = respond(
+            TraceContextLayer::new().response_trace_context(ResponseTraceContext::ServerTiming),
+            app_response,
+        )
+        .await;
+        let values: Vec<_> = response.headers().get_all("server-timing").iter().collect();
+        assert_eq!(values.len(), 2);
+        assert_eq!(values[0], "db;dur=53");
+        assert!(
+            values[1]
+                .to_str()
+                .unwrap()
+                .starts_with("trace;desc=00-4bf92f3577b34da6a3ce929d0e0e4736-")
+        );
+    }
+
+    #[tokio::test]
+    async fn correlation_id_options() {
+        let response = respond(
+            TraceContextLayer::new().echo_correlation_id(false),
+            Response::new(String::new()),
+        )
+        .await;
+        assert!(
+            !response.headers().contains_key("x-request-id"),
+            "echo switched off"
+        );
+
+        let mut own = Response::new(String::new());
+        own.headers_mut()
+            .insert("x-request-id", HeaderValue::from_static("set-by-handler"));
+        let response = respond(TraceContextLayer::new(), own).await;
+        assert_eq!(
+            response.headers()["x-request-id"],
+            "set-by-handler",
+            "the handler's choice stands"
+        );
+
+        let fixed = || "generated-here".parse::<CorrelationId>().unwrap();
+        let response = respond(
+            TraceContextLayer::new().correlation_id_generator(fixed),
+            Response::new(String::new()),
+        )
+        .await;
+        assert_eq!(response.headers()["x-request-id"], "generated-here");
+    }
+
+    #[tokio::test]
+    async fn a_failing_inner_service_is_an_error_span() {
+        let recorder = InMemoryRecorder::new(4);
+        let service = TraceContextLayer::new()
+            .recorder(recorder.clone())
+            .layer(service_fn(|_: Request<String>| async {
+                Err::<Response<String>, _>(std::io::Error::other("down"))
+            }));
+        let error = service.oneshot(request()).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "down",
+            "the error is passed on unchanged"
+        );
+        let spans = recorder.finished();
+        assert_eq!(spans[0].status.error_type(), Some("std::io::error::Error"));
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_ends_the_span_at_once() {
+        let recorder = InMemoryRecorder::new(4);
+        let response = respond(
+            TraceContextLayer::new().recorder(recorder.clone()),
+            Response::new(String::new()),
+        )
+        .await;
+        // The body is never polled (as hyper does with an empty body), yet
+        // the span ended as a success, not "cancelled" when dropped.
+        drop(response);
+        let spans = recorder.finished();
+        assert_eq!(spans.len(), 1);
+        assert!(!spans[0].status.is_error());
+    }
+}
