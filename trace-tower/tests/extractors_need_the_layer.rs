@@ -1,5 +1,9 @@
 //! The axum extractors read what the layer put in the request; without the
 //! layer they reject with a 500 that says to add it, or give `None`.
+//!
+//! Needs the `axum` feature (handlers take `TraceContext`; spans are named
+//! by axum's matched route). CI runs with all features.
+#![cfg(feature = "axum")]
 
 mod common;
 

@@ -2,6 +2,10 @@
 //! semantic-convention attributes, ends with the body (or as `cancelled`
 //! when the client goes away), is an error only for 5xx; filtered requests
 //! make no span unless they fail; the response trace context is opt-in.
+//!
+//! Needs the `axum` feature (handlers take `TraceContext`; spans are named
+//! by axum's matched route). CI runs with all features.
+#![cfg(feature = "axum")]
 
 mod common;
 
