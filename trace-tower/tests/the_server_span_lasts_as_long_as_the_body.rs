@@ -149,13 +149,26 @@ async fn named_by_route_with_attributes_and_status() {
     server.stop().await;
 }
 
+/// A server whose `/stream` response sends what the test sends, and a
+/// client reading it.
+async fn streaming(
+    recorder: &InMemoryRecorder,
+) -> (
+    Server,
+    mpsc::Sender<Bytes>,
+    impl futures_util::Stream<Item = reqwest::Result<Bytes>>,
+) {
+    let (tx, rx) = mpsc::channel(4);
+    let server = Server::start(app(recorder, Arc::new(Mutex::new(Some(rx))))).await;
+    let response = client().get(server.url("/stream")).send().await.unwrap();
+    (server, tx, response.bytes_stream())
+}
+
 #[tokio::test]
 async fn the_span_ends_after_the_last_chunk() {
     let recorder = InMemoryRecorder::new(8);
-    let (tx, rx) = mpsc::channel(4);
-    let server = Server::start(app(&recorder, Arc::new(Mutex::new(Some(rx))))).await;
-    let response = client().get(server.url("/stream")).send().await.unwrap();
-    let mut body = response.bytes_stream();
+    let (server, tx, body) = streaming(&recorder).await;
+    let mut body = std::pin::pin!(body);
 
     tx.send(Bytes::from_static(b"one")).await.unwrap();
     assert_eq!(&body.next().await.unwrap().unwrap()[..], b"one");
@@ -177,10 +190,8 @@ async fn the_span_ends_after_the_last_chunk() {
 #[tokio::test]
 async fn a_client_that_leaves_midway_cancels_the_span() {
     let recorder = InMemoryRecorder::new(8);
-    let (tx, rx) = mpsc::channel(4);
-    let server = Server::start(app(&recorder, Arc::new(Mutex::new(Some(rx))))).await;
-    let response = client().get(server.url("/stream")).send().await.unwrap();
-    let mut body = response.bytes_stream();
+    let (server, tx, body) = streaming(&recorder).await;
+    let mut body = Box::pin(body);
     tx.send(Bytes::from_static(b"one")).await.unwrap();
     body.next().await.unwrap().unwrap();
     drop(body); // the client goes away; the connection closes
