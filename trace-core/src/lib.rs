@@ -120,6 +120,7 @@ macro_rules! impl_parse {
 #[cfg(feature = "axum")]
 mod axum;
 mod baggage;
+mod body;
 mod chars;
 mod context;
 mod correlation;
@@ -146,6 +147,7 @@ use http::HeaderName;
 pub use crate::axum::MissingTraceLayer;
 pub use crate::{
     baggage::{Baggage, Iter as BaggageIter, Member, Properties, Property},
+    body::SpanBody,
     context::{ContextGuard, FutureExt, TraceContext, WithContext},
     correlation::{CorrelationId, X_CORRELATION_ID, X_REQUEST_ID},
     error::{ParseError, ParseErrorKind},

@@ -181,7 +181,7 @@ impl SpanEnd {
 }
 
 /// A span being recorded: what a [`Recorder`] hands back.
-pub trait RecordingSpan: Send + 'static {
+pub trait RecordingSpan: Send + Sync + 'static {
     /// Adds an attribute while the span runs.
     fn set_attribute(&mut self, attribute: Attribute<'static>);
 

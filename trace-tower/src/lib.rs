@@ -60,15 +60,19 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod body;
 mod config;
 mod future;
 mod layer;
 mod service;
 
+/// The response body of [`TraceContextService`]: the server span ends when
+/// the last frame has been sent, or as `cancelled` when the client goes away
+/// first.
+pub use trace_core::SpanBody as ResponseBody;
+
 pub use crate::{
-    body::ResponseBody, config::ResponseTraceContext, future::ResponseFuture,
-    layer::TraceContextLayer, service::TraceContextService,
+    config::ResponseTraceContext, future::ResponseFuture, layer::TraceContextLayer,
+    service::TraceContextService,
 };
 
 #[cfg(test)]

@@ -1,28 +1,50 @@
-//! The response body: the server span ends when the body does.
+//! A body that ends a span when it ends: shared by the server and client
+//! adapters, so that a span lasts as long as the response it describes.
 
 use std::{
     pin::Pin,
     task::{Context, Poll, ready},
 };
 
+use crate::{Span, Status};
 use http_body::{Body, Frame, SizeHint};
 use pin_project::pin_project;
-use trace_core::{Span, Status};
 
-/// The response body of [`TraceContextService`](crate::TraceContextService).
+/// An HTTP body that ends a [`Span`] when the body ends.
 ///
-/// The server span ends when the last frame has been sent, with the status
-/// the response had; when the body fails, as an error; and when the body is
-/// dropped before its end (the client went away), as `cancelled`.
+/// The span ends when the last frame has been read, with the status given
+/// at the start (the response's); when the body fails, as an error; and when
+/// the body is dropped before its end (the other side went away), as
+/// `cancelled`. A body with nothing to send ends the span at once, since it
+/// may never be polled.
+///
+/// # Examples
+///
+/// ```
+/// use http_body_util::BodyExt;
+/// use trace_core::{Decision, InMemoryRecorder, Span, SpanBody, SpanKind, SpanStart, Status, TraceContext};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let recorder = InMemoryRecorder::new(4);
+/// let cx = TraceContext::new_root(true);
+/// let span = Span::start(&recorder, Decision::RecordAndSample, SpanStart::new(&cx, "GET", SpanKind::Client), Vec::new);
+/// let body = SpanBody::new(String::from("hello"), span, Status::Unset);
+/// assert!(recorder.finished().is_empty(), "not read yet");
+/// assert_eq!(body.collect().await.unwrap().to_bytes(), "hello");
+/// assert_eq!(recorder.finished().len(), 1, "ended with the body");
+/// # }
+/// ```
 #[pin_project]
-pub struct ResponseBody<B> {
+pub struct SpanBody<B> {
     #[pin]
     inner: B,
     span: Option<(Span, Status)>,
 }
 
-impl<B: Body> ResponseBody<B> {
-    pub(crate) fn new(inner: B, span: Span, status: Status) -> Self {
+impl<B: Body> SpanBody<B> {
+    /// Wraps `inner`; `span` ends with `status` when the body ends.
+    pub fn new(inner: B, span: Span, status: Status) -> Self {
         let mut body = Self {
             inner,
             span: Some((span, status)),
@@ -41,14 +63,14 @@ impl<B: Body> ResponseBody<B> {
     }
 }
 
-impl<B> ResponseBody<B> {
+impl<B> SpanBody<B> {
     /// The wrapped body.
     pub fn get_ref(&self) -> &B {
         &self.inner
     }
 }
 
-impl<B: Body> Body for ResponseBody<B> {
+impl<B: Body> Body for SpanBody<B> {
     type Data = B::Data;
     type Error = B::Error;
 
@@ -82,9 +104,9 @@ impl<B: Body> Body for ResponseBody<B> {
     }
 }
 
-impl<B> std::fmt::Debug for ResponseBody<B> {
+impl<B> std::fmt::Debug for SpanBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody")
+        f.debug_struct("SpanBody")
             .field(
                 "recording",
                 &self.span.as_ref().is_some_and(|(s, _)| s.is_recording()),

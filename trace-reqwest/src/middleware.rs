@@ -1,0 +1,350 @@
+//! The middleware.
+
+use std::sync::Arc;
+
+use http::{Extensions, HeaderMap, Uri};
+use reqwest::{Request, Response, ResponseBuilderExt};
+use reqwest_middleware::{Middleware, Next, Result};
+use trace_core::{
+    AlwaysOn, Attribute, DestinationPolicy, NoopRecorder, ParentBased, Propagate, Propagator,
+    Recorder, Sampler, Span, SpanBody, SpanKind, SpanStart, Status, TraceContext, semconv,
+};
+
+/// What a call made outside any trace does.
+///
+/// # Examples
+///
+/// ```
+/// use trace_reqwest::{NoContext, TraceMiddleware};
+///
+/// let middleware = TraceMiddleware::new().without_context(NoContext::SendNothing);
+/// # let _ = middleware;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NoContext {
+    /// Start a new trace (the default): the callee still joins something.
+    #[default]
+    NewRoot,
+    /// Send no trace headers and record nothing.
+    SendNothing,
+}
+
+/// Put this in a request's extensions to send no trace headers and record
+/// no span for it.
+///
+/// # Examples
+///
+/// ```
+/// use reqwest_middleware::ClientBuilder;
+/// use trace_reqwest::{DisableTracePropagation, TraceMiddleware};
+///
+/// let client = ClientBuilder::new(reqwest::Client::new()).with(TraceMiddleware::new()).build();
+/// let request = client.get("https://third-party.example/").with_extension(DisableTracePropagation);
+/// # let _ = request;
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DisableTracePropagation;
+
+/// Counts the attempts of one request across retries made by middleware
+/// stacked outside this one (they share the request's extensions).
+#[derive(Debug, Clone, Copy)]
+struct Attempt(u32);
+
+#[derive(Clone)]
+struct Config {
+    propagator: Propagator,
+    sampler: Arc<dyn Sampler>,
+    recorder: Arc<dyn Recorder>,
+    destinations: Arc<dyn DestinationPolicy>,
+    no_context: NoContext,
+    record_query: bool,
+}
+
+/// A `reqwest_middleware::Middleware` that propagates the trace and records
+/// a client span per attempt.
+///
+/// Per call: the context attached to the request (a [`TraceContext`]
+/// extension, see `RequestBuilder::with_extension`) or else
+/// [`TraceContext::current`]; a child of it with a new span id (every call,
+/// and every retry, gets its own); the headers the destination policy
+/// allows, written with the core propagator, replacing any set by hand.
+///
+/// The client span is named `{METHOD}`, records method, `url.full` (without
+/// credentials, and without the query unless [`record_query`](Self::record_query)),
+/// server address and port, `http.request.resend_count` on retries, the
+/// status code and `error.type`; it is an error for 4xx, 5xx and transport
+/// errors. The span id injected is the span id recorded. It ends when the
+/// response body has been read to the end or dropped.
+///
+/// # Examples
+///
+/// ```
+/// use reqwest_middleware::ClientBuilder;
+/// use trace_core::InMemoryRecorder;
+/// use trace_reqwest::TraceMiddleware;
+///
+/// let recorder = InMemoryRecorder::new(1000);
+/// let client = ClientBuilder::new(reqwest::Client::new())
+///     .with(TraceMiddleware::new().recorder(recorder.clone()))
+///     .build();
+/// # let _ = client;
+/// ```
+#[derive(Clone)]
+pub struct TraceMiddleware {
+    config: Arc<Config>,
+}
+
+impl Default for TraceMiddleware {
+    fn default() -> Self {
+        Self {
+            config: Arc::new(Config {
+                propagator: Propagator::default(),
+                sampler: Arc::new(ParentBased::new(AlwaysOn)),
+                recorder: Arc::new(NoopRecorder),
+                destinations: Arc::new(Propagate::ALL),
+                no_context: NoContext::NewRoot,
+                record_query: false,
+            }),
+        }
+    }
+}
+
+impl TraceMiddleware {
+    /// The defaults: everything to every destination (the ecosystem's
+    /// convention), a new trace outside any, parents' sampling followed,
+    /// nothing recorded.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// The propagator (which headers, the correlation-ID header's name).
+    #[must_use]
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.config().propagator = propagator;
+        self
+    }
+
+    /// The sampler (client spans usually follow their parent).
+    #[must_use]
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.config().sampler = Arc::new(sampler);
+        self
+    }
+
+    /// Where client spans are recorded.
+    #[must_use]
+    pub fn recorder(mut self, recorder: impl Recorder) -> Self {
+        self.config().recorder = Arc::new(recorder);
+        self
+    }
+
+    /// Which destinations receive which headers.
+    #[must_use]
+    pub fn destinations(mut self, policy: impl DestinationPolicy) -> Self {
+        self.config().destinations = Arc::new(policy);
+        self
+    }
+
+    /// What a call made outside any trace does.
+    #[must_use]
+    pub fn without_context(mut self, no_context: NoContext) -> Self {
+        self.config().no_context = no_context;
+        self
+    }
+
+    /// Whether `url.full` keeps the query string (default: no, it may hold
+    /// secrets).
+    #[must_use]
+    pub fn record_query(mut self, record: bool) -> Self {
+        self.config().record_query = record;
+        self
+    }
+}
+
+impl std::fmt::Debug for TraceMiddleware {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceMiddleware")
+            .field("propagator", &self.config.propagator)
+            .field("no_context", &self.config.no_context)
+            .field("record_query", &self.config.record_query)
+            .finish_non_exhaustive()
+    }
+}
+
+fn request_attributes(req: &Request, attempt: u32, record_query: bool) -> Vec<Attribute<'static>> {
+    let mut url = req.url().clone();
+    // Credentials never reach a span; the query only when allowed.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    if !record_query {
+        url.set_query(None);
+    }
+    let method = semconv::http_method(req.method());
+    let mut attributes = vec![
+        Attribute::new(semconv::HTTP_REQUEST_METHOD, method),
+        Attribute::new(semconv::URL_FULL, String::from(url)),
+    ];
+    if method == "_OTHER" {
+        attributes.push(Attribute::new(
+            semconv::HTTP_REQUEST_METHOD_ORIGINAL,
+            req.method().as_str().to_owned(),
+        ));
+    }
+    if let Some(host) = req.url().host_str() {
+        attributes.push(Attribute::new(semconv::SERVER_ADDRESS, host.to_owned()));
+    }
+    if let Some(port) = req.url().port_or_known_default() {
+        attributes.push(Attribute::new(semconv::SERVER_PORT, i64::from(port)));
+    }
+    if attempt > 0 {
+        attributes.push(Attribute::new(
+            semconv::HTTP_REQUEST_RESEND_COUNT,
+            i64::from(attempt),
+        ));
+    }
+    attributes
+}
+
+/// A low-cardinality name for what went wrong.
+fn error_type(error: &reqwest_middleware::Error) -> &'static str {
+    match error {
+        reqwest_middleware::Error::Reqwest(e) if e.is_timeout() => "timeout",
+        reqwest_middleware::Error::Reqwest(e) if e.is_connect() => "connect",
+        reqwest_middleware::Error::Reqwest(e) if e.is_body() => "body",
+        reqwest_middleware::Error::Reqwest(e) if e.is_decode() => "decode",
+        reqwest_middleware::Error::Reqwest(e) if e.is_redirect() => "redirect",
+        reqwest_middleware::Error::Reqwest(_) => "reqwest",
+        reqwest_middleware::Error::Middleware(_) => "middleware",
+    }
+}
+
+/// Hands the response on with its body wrapped, so the span ends when the
+/// body has been read or dropped.
+fn wrap(response: Response, span: Span, status: Status) -> Response {
+    let url = response.url().clone();
+    let response: http::Response<reqwest::Body> = response.into();
+    let (mut parts, body) = response.into_parts();
+    // The conversion to `http::Response` drops the URL; put it back.
+    let (url_parts, ()) = http::Response::builder()
+        .url(url)
+        .body(())
+        .expect("an empty response")
+        .into_parts();
+    parts.extensions.extend(url_parts.extensions);
+    let body = reqwest::Body::wrap(SpanBody::new(body, span, status));
+    Response::from(http::Response::from_parts(parts, body))
+}
+
+#[async_trait::async_trait]
+impl Middleware for TraceMiddleware {
+    async fn handle(
+        &self,
+        mut req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<Response> {
+        let config = &self.config;
+        if extensions.get::<DisableTracePropagation>().is_some() {
+            return next.run(req, extensions).await;
+        }
+        let parent = extensions
+            .get::<TraceContext>()
+            .cloned()
+            .or_else(TraceContext::current);
+        if parent.is_none() && config.no_context == NoContext::SendNothing {
+            return next.run(req, extensions).await;
+        }
+        let attempt = match extensions.get_mut::<Attempt>() {
+            Some(attempt) => {
+                attempt.0 += 1;
+                attempt.0
+            }
+            None => {
+                extensions.insert(Attempt(0));
+                0
+            }
+        };
+
+        let name = semconv::http_client_span_name(req.method());
+        let started = TraceContext::start_child(
+            parent.as_ref(),
+            &*config.sampler,
+            name,
+            SpanKind::Client,
+            &[],
+        );
+        // A URL that is not a valid URI gets nothing: fail closed.
+        let destination = req
+            .url()
+            .as_str()
+            .parse::<Uri>()
+            .map_or(Propagate::NONE, |uri| config.destinations.decide(&uri));
+        config
+            .propagator
+            .inject(&started.context, destination, req.headers_mut());
+        let mut span = Span::start(
+            &*config.recorder,
+            started.decision,
+            SpanStart::new(&started.context, name, SpanKind::Client),
+            || request_attributes(&req, attempt, config.record_query),
+        );
+
+        match next.run(req, extensions).await {
+            Ok(response) => {
+                let code = response.status().as_u16();
+                let status = semconv::http_client_status(code);
+                if !span.is_recording() {
+                    return Ok(response);
+                }
+                span.set_attribute(Attribute::new(
+                    semconv::HTTP_RESPONSE_STATUS_CODE,
+                    i64::from(code),
+                ));
+                if let Some(error_type) = status.error_type() {
+                    span.set_attribute(Attribute::new(semconv::ERROR_TYPE, error_type.to_owned()));
+                }
+                Ok(wrap(response, span, status))
+            }
+            Err(error) => {
+                let error_type = error_type(&error);
+                span.end(
+                    Status::error(error_type),
+                    vec![Attribute::new(semconv::ERROR_TYPE, error_type)],
+                );
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Writes the current context into `headers` for a call made without the
+/// middleware: a child context with its own span id (each call gets one),
+/// all headers, the default propagator. Returns the child (to record it, or
+/// to know its ids), or `None` outside any trace (nothing is written).
+///
+/// # Examples
+///
+/// ```
+/// use http::HeaderMap;
+/// use trace_core::TraceContext;
+/// use trace_reqwest::inject_current_context;
+///
+/// let mut headers = HeaderMap::new();
+/// assert!(inject_current_context(&mut headers).is_none());
+///
+/// let _guard = TraceContext::new_root(true).attach();
+/// let child = inject_current_context(&mut headers).unwrap();
+/// assert_eq!(headers["traceparent"], child.traceparent().to_string());
+/// ```
+pub fn inject_current_context(headers: &mut HeaderMap) -> Option<TraceContext> {
+    let child = TraceContext::current()?.child();
+    Propagator::default().inject(&child, Propagate::ALL, headers);
+    Some(child)
+}
