@@ -28,7 +28,8 @@
 //! ```
 //!
 //! Without reqwest-middleware, [`inject_current_context`] writes the headers
-//! into any `http::HeaderMap`.
+//! into any `http::HeaderMap`, and [`RequestBuilderExt`] adds them to a plain
+//! `reqwest::RequestBuilder`.
 //!
 //! [`TraceContext`]: trace_core::TraceContext
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -36,5 +37,5 @@
 mod middleware;
 
 pub use crate::middleware::{
-    DisableTracePropagation, NoContext, TraceMiddleware, inject_current_context,
+    DisableTracePropagation, NoContext, RequestBuilderExt, TraceMiddleware, inject_current_context,
 };

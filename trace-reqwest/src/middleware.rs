@@ -348,3 +348,37 @@ pub fn inject_current_context(headers: &mut HeaderMap) -> Option<TraceContext> {
     Propagator::default().inject(&child, Propagate::ALL, headers);
     Some(child)
 }
+
+/// Trace propagation for a plain `reqwest::RequestBuilder`, for code that
+/// does not use reqwest-middleware.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::TraceContext;
+/// use trace_reqwest::RequestBuilderExt;
+///
+/// let _guard = TraceContext::new_root(true).attach();
+/// let request = reqwest::Client::new()
+///     .get("http://127.0.0.1:9/")
+///     .with_current_trace_context()
+///     .build()
+///     .unwrap();
+/// assert!(request.headers().contains_key("traceparent"));
+/// ```
+pub trait RequestBuilderExt: Sized {
+    /// Adds the headers of a child of the current context (its own span id),
+    /// as [`inject_current_context`] does; unchanged outside any trace.
+    #[must_use]
+    fn with_current_trace_context(self) -> Self;
+}
+
+impl RequestBuilderExt for reqwest::RequestBuilder {
+    fn with_current_trace_context(self) -> Self {
+        let mut headers = HeaderMap::new();
+        match inject_current_context(&mut headers) {
+            Some(_) => self.headers(headers),
+            None => self,
+        }
+    }
+}

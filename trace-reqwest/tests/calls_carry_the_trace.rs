@@ -450,6 +450,14 @@ async fn the_span_ends_when_the_body_has_been_read() {
     );
     response.text().await.unwrap();
     assert_eq!(recorder.finished().len(), 1);
+    assert!(!recorder.finished()[0].status.is_error());
+
+    // A response dropped unread ends its span as cancelled.
+    let response = client.get(b.url("/b")).send().await.unwrap();
+    drop(response);
+    let spans = recorder.finished();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans[1].status.error_type(), Some("cancelled"));
     b.stop().await;
 }
 
