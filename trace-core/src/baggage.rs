@@ -282,8 +282,13 @@ impl Baggage {
     where
         I: IntoIterator<Item = &'a HeaderValue>,
     {
+        // No header at all, the usual case: nothing to scan.
+        let mut lines = lines.into_iter();
+        let Some(first) = lines.next() else {
+            return (Self::EMPTY, None);
+        };
         let mut collect = Collect::new();
-        let header = match collect.lines(lines) {
+        let header = match collect.lines(std::iter::once(first).chain(lines)) {
             Some(line) => Some(line.clone()),
             None => collect.build(),
         };

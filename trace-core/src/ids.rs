@@ -7,7 +7,7 @@ use rand::Rng;
 
 use crate::{
     ParseError, ParseErrorKind,
-    chars::{decode_hex, encode_hex},
+    chars::{decode_hex, decode_hex_fast, encode_hex},
 };
 
 /// Fills `bytes` from the thread's generator until they are not all zero.
@@ -113,7 +113,7 @@ macro_rules! id_type {
             }
 
             pub(crate) fn parse(src: &[u8]) -> Result<Self, ParseError> {
-                decode_hex::<$len>(src)
+                decode_hex_fast::<$len>(src)
                     .map(Self)
                     .ok_or(ParseError::new(ParseErrorKind::$kind))
             }
@@ -325,7 +325,7 @@ impl TraceFlags {
     }
 
     pub(crate) fn parse(src: &[u8]) -> Result<Self, ParseError> {
-        decode_hex::<1>(src)
+        decode_hex_fast::<1>(src)
             .map(|[bits]| Self::new(bits))
             .ok_or(ParseError::new(ParseErrorKind::TraceFlags))
     }

@@ -236,7 +236,12 @@ impl TraceState {
     where
         I: IntoIterator<Item = &'a HeaderValue>,
     {
-        let (scan, reusable) = Scan::lines(lines)?;
+        // No header at all, the usual case: nothing to scan.
+        let mut lines = lines.into_iter();
+        let Some(first) = lines.next() else {
+            return Ok(Self::EMPTY);
+        };
+        let (scan, reusable) = Scan::lines(std::iter::once(first).chain(lines))?;
         let header = match reusable {
             Some(line) => Some(line.clone()),
             None => scan.build(0),
