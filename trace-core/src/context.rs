@@ -51,10 +51,10 @@ pub struct TraceContext {
     /// `traceparent`), not for work done here.
     remote: bool,
     parent: Option<Parent>,
-    state: TraceState,
-    baggage: Baggage,
-    correlation_id: Option<CorrelationId>,
-    link: Option<TraceParent>,
+    pub(crate) state: TraceState,
+    pub(crate) baggage: Baggage,
+    pub(crate) correlation_id: Option<CorrelationId>,
+    pub(crate) link: Option<TraceParent>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,6 +299,30 @@ impl TraceContext {
     #[must_use]
     pub fn current_traceparent() -> Option<TraceParent> {
         CURRENT.with(|current| current.borrow().as_ref().map(Self::traceparent))
+    }
+
+    /// Runs `f` with this context current, then hands the context back: for
+    /// synchronous work done by the owner of a context, without the clone
+    /// that [`attach`](Self::attach) would need to keep it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::TraceContext;
+    ///
+    /// let cx = TraceContext::new_root(true);
+    /// let span_id = cx.span_id();
+    /// let (seen, cx) = cx.scope(|| TraceContext::current_traceparent().unwrap().parent_id());
+    /// assert_eq!((seen, cx.span_id()), (span_id, span_id));
+    /// assert!(TraceContext::current().is_none());
+    /// ```
+    pub fn scope<R>(self, f: impl FnOnce() -> R) -> (R, Self) {
+        let mut slot = Some(self);
+        swap_current(&mut slot);
+        let restore = Restore(&mut slot);
+        let result = f();
+        drop(restore);
+        (result, slot.expect("the scope gives its context back"))
     }
 
     /// Makes this the current context on this thread until the guard is

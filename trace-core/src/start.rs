@@ -98,13 +98,11 @@ impl Incoming {
             kind,
             attributes,
         );
-        started.context = started
-            .context
-            .with_baggage(baggage)
-            .with_correlation_id(correlation_id.unwrap_or_default());
-        if let Some(link) = link {
-            started.context = started.context.with_link(link);
-        }
+        // Set in place: the context is large enough that moving it through
+        // by-value builders shows up on the request path.
+        started.context.baggage = baggage;
+        started.context.correlation_id = Some(correlation_id.unwrap_or_default());
+        started.context.link = link;
         started
     }
 }

@@ -22,7 +22,6 @@ const TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
 /// What the future needs once the inner service answers.
 pub(crate) struct Pending {
     pub(crate) span: Span,
-    pub(crate) context: TraceContext,
     pub(crate) config: Arc<Config>,
     /// A filtered request's span data, kept in case it fails.
     pub(crate) deferred: Option<(
@@ -35,11 +34,11 @@ pub(crate) struct Pending {
 impl Pending {
     /// The span to carry on: the running one, or for a filtered request that
     /// failed, one made now with the request's start time.
-    fn span_for(mut self, status: &Status) -> Span {
+    fn span_for(mut self, context: &TraceContext, status: &Status) -> Span {
         if let Some((start_time, name, attributes)) = self.deferred.take()
             && status.is_error()
         {
-            let mut start = SpanStart::new(&self.context, &name, SpanKind::Server);
+            let mut start = SpanStart::new(context, &name, SpanKind::Server);
             start.start_time = start_time;
             return Span::start(
                 &*self.config.recorder,
@@ -86,16 +85,24 @@ where
     type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let mut this = self.project();
+        let result = ready!(this.inner.as_mut().poll(cx));
         let pending = this.pending.take().expect("polled after completion");
+        // The request's context, as the inner future ran with it: no copy
+        // of it is kept for the response.
+        let context = this
+            .inner
+            .as_ref()
+            .get_ref()
+            .trace_context()
+            .expect("set by the service");
         match result {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
-                write_headers(&pending, &mut parts.headers);
+                write_headers(&pending, context, &mut parts.headers);
                 let code = parts.status.as_u16();
                 let status = semconv::http_server_status(code);
-                let mut span = pending.span_for(&status);
+                let mut span = pending.span_for(context, &status);
                 span.set_attribute(Attribute::new(
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(code),
@@ -110,7 +117,7 @@ where
             }
             Err(error) => {
                 let status = Status::error(std::any::type_name::<E>());
-                pending.span_for(&status).end(status, Vec::new());
+                pending.span_for(context, &status).end(status, Vec::new());
                 Poll::Ready(Err(error))
             }
         }
@@ -120,10 +127,10 @@ where
 /// The correlation ID (unless the handler set its own) and, when enabled,
 /// the server span's trace context. Every value comes from validated or
 /// generated data, never from raw request bytes.
-fn write_headers(pending: &Pending, headers: &mut http::HeaderMap) {
+fn write_headers(pending: &Pending, context: &TraceContext, headers: &mut http::HeaderMap) {
     let config = &pending.config;
     if config.echo_correlation_id
-        && let Some(id) = pending.context.correlation_id()
+        && let Some(id) = context.correlation_id()
     {
         let name = config.propagator.correlation_header_name().clone();
         headers.entry(name).or_insert_with(|| id.to_header_value());
@@ -132,16 +139,13 @@ fn write_headers(pending: &Pending, headers: &mut http::HeaderMap) {
         ResponseTraceContext::Off => {}
         ResponseTraceContext::ServerTiming => {
             let mut desc = *b"trace;desc=00-00000000000000000000000000000000-0000000000000000-00";
-            desc[11..].copy_from_slice(&pending.context.traceparent().encode());
+            desc[11..].copy_from_slice(&context.traceparent().encode());
             let value = HeaderValue::from_bytes(&desc).expect("a traceparent is visible ASCII");
             // Appended: the application may report its own metrics too.
             headers.append(SERVER_TIMING, value);
         }
         ResponseTraceContext::TraceResponse => {
-            headers.insert(
-                TRACERESPONSE,
-                pending.context.traceparent().to_header_value(),
-            );
+            headers.insert(TRACERESPONSE, context.traceparent().to_header_value());
         }
     }
 }

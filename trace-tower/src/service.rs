@@ -245,15 +245,11 @@ where
 
         req.extensions_mut().insert(cx.clone());
         // Some services do work in `call` itself: it runs in the context too.
-        let future = {
-            let _guard = cx.clone().attach();
-            self.inner.call(req)
-        };
+        let (future, cx) = cx.scope(|| self.inner.call(req));
         ResponseFuture::new(
-            future.with_trace_context(cx.clone()),
+            future.with_trace_context(cx),
             Pending {
                 span,
-                context: cx,
                 config: Arc::clone(config),
                 deferred,
             },
