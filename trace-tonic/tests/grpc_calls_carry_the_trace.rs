@@ -1,0 +1,301 @@
+//! A real tonic server and client on 127.0.0.1: the interceptor carries the
+//! caller's trace, baggage and correlation ID in the metadata, and the
+//! server side (trace-tower's layer, as a tonic server layer) makes it
+//! current in the service method, for unary and streaming calls, with
+//! errors and hostile metadata.
+
+use std::{net::SocketAddr, pin::Pin};
+
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio_stream::{Stream, StreamExt};
+use tonic::{
+    Code, Request, Response, Status, Streaming,
+    metadata::{BinaryMetadataValue, MetadataValue},
+    service::interceptor::InterceptedService,
+    transport::{Channel, Endpoint, Server, server::TcpIncoming},
+};
+use trace_core::{FutureExt, TraceContext};
+use trace_tonic::TraceInterceptor;
+use trace_tonic_testproto::{
+    EchoReply, EchoRequest,
+    echo_client::EchoClient,
+    echo_server::{Echo, EchoServer},
+};
+use trace_tower::TraceContextLayer;
+
+/// What the service method saw.
+fn reply(message: &str) -> EchoReply {
+    let cx = TraceContext::current().expect("the layer made the context current");
+    EchoReply {
+        message: message.to_owned(),
+        trace_id: cx.trace_id().to_string(),
+        span_id: cx.span_id().to_string(),
+        parent_span_id: cx
+            .parent_span_id()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        correlation_id: cx
+            .correlation_id()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        baggage: cx
+            .baggage()
+            .header_value()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default(),
+    }
+}
+
+struct Service;
+
+type ReplyStream = Pin<Box<dyn Stream<Item = Result<EchoReply, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Echo for Service {
+    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+        match request.into_inner().message.as_str() {
+            "not_found" => Err(Status::not_found("no such thing")),
+            "internal" => Err(Status::internal("broken")),
+            message => Ok(Response::new(reply(message))),
+        }
+    }
+
+    type ServerStreamStream = ReplyStream;
+
+    async fn server_stream(
+        &self,
+        _: Request<EchoRequest>,
+    ) -> Result<Response<ReplyStream>, Status> {
+        // Two messages, then a failure carried in the trailers.
+        let first = reply("one");
+        let second = reply("two");
+        let stream =
+            tokio_stream::iter([Ok(first), Ok(second), Err(Status::internal("after two"))]);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn client_stream(
+        &self,
+        request: Request<Streaming<EchoRequest>>,
+    ) -> Result<Response<EchoReply>, Status> {
+        let mut stream = request.into_inner();
+        let mut messages = Vec::new();
+        while let Some(message) = stream.next().await {
+            messages.push(message?.message);
+        }
+        Ok(Response::new(reply(&messages.join(","))))
+    }
+}
+
+struct Running {
+    addr: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    handle: JoinHandle<()>,
+}
+
+async fn start() -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (shutdown, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        Server::builder()
+            .layer(TraceContextLayer::new())
+            .add_service(EchoServer::new(Service))
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    Running {
+        addr,
+        shutdown,
+        handle,
+    }
+}
+
+impl Running {
+    fn client(&self) -> EchoClient<InterceptedService<Channel, TraceInterceptor>> {
+        let channel = Endpoint::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect_lazy();
+        EchoClient::with_interceptor(channel, TraceInterceptor::new())
+    }
+
+    async fn stop(self) {
+        let _ = self.shutdown.send(());
+        self.handle.await.unwrap();
+    }
+}
+
+fn caller() -> TraceContext {
+    TraceContext::new_root(true)
+        .with_correlation_id("req-grpc-1".parse().unwrap())
+        .with_baggage("userId=alice".parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_unary_call_joins_the_callers_trace() {
+    let server = start().await;
+    let cx = caller();
+    let seen = async {
+        server
+            .client()
+            .unary(EchoRequest {
+                message: "hi".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+    .with_trace_context(cx.clone())
+    .await;
+    assert_eq!(seen.message, "hi");
+    assert_eq!(seen.trace_id, cx.trace_id().to_string(), "one trace");
+    assert_ne!(
+        seen.parent_span_id,
+        cx.span_id().to_string(),
+        "the call has its own span id"
+    );
+    assert_ne!(seen.parent_span_id, "");
+    assert_eq!(seen.correlation_id, "req-grpc-1");
+    assert_eq!(seen.baggage, "userId=alice");
+
+    // Two calls, two parent ids.
+    let again = async {
+        server
+            .client()
+            .unary(EchoRequest {
+                message: "hi".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+    .with_trace_context(cx.clone())
+    .await;
+    assert_ne!(again.parent_span_id, seen.parent_span_id);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn status_errors_pass_through_unchanged() {
+    let server = start().await;
+    let cx = caller();
+    for (message, code) in [("not_found", Code::NotFound), ("internal", Code::Internal)] {
+        let status = async {
+            server
+                .client()
+                .unary(EchoRequest {
+                    message: message.into(),
+                })
+                .await
+                .unwrap_err()
+        }
+        .with_trace_context(cx.clone())
+        .await;
+        assert_eq!(status.code(), code);
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn streaming_calls_keep_the_trace() {
+    let server = start().await;
+    let cx = caller();
+    async {
+        let mut stream = server
+            .client()
+            .server_stream(EchoRequest {
+                message: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let first = stream.message().await.unwrap().unwrap();
+        let second = stream.message().await.unwrap().unwrap();
+        assert_eq!(
+            (first.message.as_str(), second.message.as_str()),
+            ("one", "two")
+        );
+        assert_eq!(first.trace_id, cx.trace_id().to_string());
+        let status = stream.message().await.unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::Internal,
+            "the failure after two messages arrives in the trailers"
+        );
+
+        let outbound =
+            tokio_stream::iter(["a", "b", "c"].map(|m| EchoRequest { message: m.into() }));
+        let reply = server
+            .client()
+            .client_stream(outbound)
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply.message, "a,b,c");
+        assert_eq!(reply.trace_id, cx.trace_id().to_string());
+    }
+    .with_trace_context(cx.clone())
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_metadata_never_fails_the_call() {
+    let server = start().await;
+    let cases: Vec<(&str, Box<dyn Fn(&mut tonic::metadata::MetadataMap)>)> = vec![
+        (
+            "an invalid traceparent",
+            Box::new(|m| {
+                m.insert(
+                    "traceparent",
+                    MetadataValue::from_static("00-not-a-trace-01"),
+                );
+            }),
+        ),
+        (
+            "an oversized traceparent",
+            Box::new(|m| {
+                // hyper's HTTP/2 server refuses header lists over 16 KiB (431)
+                // before any layer runs; 8 KiB is as much as reaches us.
+                m.insert("traceparent", "0".repeat(8 * 1024).parse().unwrap());
+            }),
+        ),
+        (
+            "binary keys",
+            Box::new(|m| {
+                m.insert_bin(
+                    "traceparent-bin",
+                    BinaryMetadataValue::from_bytes(&[0xff, 0x00, 0x01]),
+                );
+                m.insert_bin("baggage-bin", BinaryMetadataValue::from_bytes(b"\xfe\xfd"));
+            }),
+        ),
+        (
+            "a tracestate without a traceparent",
+            Box::new(|m| {
+                m.insert("tracestate", MetadataValue::from_static("k=v"));
+            }),
+        ),
+    ];
+    for (reason, set) in cases {
+        // Outside any trace the interceptor writes nothing, so the hostile
+        // metadata reaches the server as set.
+        let mut request = Request::new(EchoRequest {
+            message: "ok".into(),
+        });
+        set(request.metadata_mut());
+        let seen = server
+            .client()
+            .unary(request)
+            .await
+            .unwrap_or_else(|e| panic!("{reason}: {e}"))
+            .into_inner();
+        assert_eq!(seen.message, "ok", "{reason}");
+        assert_eq!(seen.parent_span_id, "", "{reason}: a new trace");
+        assert_eq!(seen.trace_id.len(), 32, "{reason}");
+    }
+    server.stop().await;
+}
