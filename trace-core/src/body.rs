@@ -6,9 +6,15 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use crate::{Span, Status};
+use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use pin_project::pin_project;
+
+use crate::{Attribute, Span, Status};
+
+/// Reads a span's final status (and attributes) from the trailers of a
+/// body, as gRPC sends its status: see [`SpanBody::with_trailers`].
+pub type TrailerClassifier = fn(&HeaderMap) -> Option<(Status, Vec<Attribute<'static>>)>;
 
 /// An HTTP body that ends a [`Span`] when the body ends.
 ///
@@ -40,14 +46,39 @@ pub struct SpanBody<B> {
     #[pin]
     inner: B,
     span: Option<(Span, Status)>,
+    trailers: Option<TrailerClassifier>,
+    final_attributes: Vec<Attribute<'static>>,
 }
 
 impl<B: Body> SpanBody<B> {
     /// Wraps `inner`; `span` ends with `status` when the body ends.
     pub fn new(inner: B, span: Span, status: Status) -> Self {
+        Self::with_classifier(inner, span, status, None)
+    }
+
+    /// As [`new`](Self::new), but a trailers frame decides the status:
+    /// `classify` reads it (for gRPC, `grpc-status`), and what it returns
+    /// replaces `status` when the span ends.
+    pub fn with_trailers(
+        inner: B,
+        span: Span,
+        status: Status,
+        classify: TrailerClassifier,
+    ) -> Self {
+        Self::with_classifier(inner, span, status, Some(classify))
+    }
+
+    fn with_classifier(
+        inner: B,
+        span: Span,
+        status: Status,
+        trailers: Option<TrailerClassifier>,
+    ) -> Self {
         let mut body = Self {
             inner,
             span: Some((span, status)),
+            trailers,
+            final_attributes: Vec::new(),
         };
         // A body with nothing to send may never be polled: end now.
         if body.inner.is_end_stream() {
@@ -58,7 +89,10 @@ impl<B: Body> SpanBody<B> {
 
     fn end(&mut self, error: Option<Status>) {
         if let Some((span, status)) = self.span.take() {
-            span.end(error.unwrap_or(status), Vec::new());
+            span.end(
+                error.unwrap_or(status),
+                std::mem::take(&mut self.final_attributes),
+            );
         }
     }
 }
@@ -80,6 +114,14 @@ impl<B: Body> Body for SpanBody<B> {
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        if let (Some(classify), Some(Ok(frame))) = (this.trailers, &frame)
+            && let Some(trailers) = frame.trailers_ref()
+            && let Some((status, attributes)) = classify(trailers)
+            && let Some((_, pending)) = this.span.as_mut()
+        {
+            *pending = status;
+            *this.final_attributes = attributes;
+        }
         let end = match &frame {
             None => Some(None),
             Some(Err(_)) => Some(Some(Status::error(std::any::type_name::<B::Error>()))),
@@ -90,7 +132,10 @@ impl<B: Body> Body for SpanBody<B> {
         if let Some(error) = end
             && let Some((span, status)) = this.span.take()
         {
-            span.end(error.unwrap_or(status), Vec::new());
+            span.end(
+                error.unwrap_or(status),
+                std::mem::take(this.final_attributes),
+            );
         }
         Poll::Ready(frame)
     }

@@ -147,7 +147,7 @@ use http::HeaderName;
 pub use crate::axum::MissingTraceLayer;
 pub use crate::{
     baggage::{Baggage, Iter as BaggageIter, Member, Properties, Property},
-    body::SpanBody,
+    body::{SpanBody, TrailerClassifier},
     context::{ContextGuard, FutureExt, TraceContext, WithContext},
     correlation::{CorrelationId, X_CORRELATION_ID, X_REQUEST_ID},
     error::{ParseError, ParseErrorKind},

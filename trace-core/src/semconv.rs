@@ -16,9 +16,9 @@
 
 use std::borrow::Cow;
 
-use http::Method;
+use http::{HeaderMap, HeaderName, Method};
 
-use crate::Status;
+use crate::{Attribute, Status};
 
 /// `http.request.method`: a known method, or `_OTHER`.
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
@@ -171,6 +171,62 @@ pub fn grpc_code_name(code: i32) -> &'static str {
     }
 }
 
+/// The `grpc-status` header or trailer.
+pub const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// The status code in a `grpc-status` header or trailer, when there is a
+/// valid one (a decimal number).
+#[must_use]
+pub fn grpc_status_code(headers: &HeaderMap) -> Option<i32> {
+    let value = headers.get(GRPC_STATUS)?.to_str().ok()?;
+    (!value.is_empty() && value.len() <= 3 && value.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| value.parse().ok())
+        .flatten()
+}
+
+/// How a gRPC server span ends, read from `grpc-status` (a trailers-only
+/// response's headers, or the trailers): its status and the
+/// `rpc.grpc.status_code` attribute.
+#[must_use]
+pub fn grpc_server_trailers(headers: &HeaderMap) -> Option<(Status, Vec<Attribute<'static>>)> {
+    let code = grpc_status_code(headers)?;
+    Some((
+        grpc_server_status(code),
+        vec![Attribute::new(RPC_GRPC_STATUS_CODE, i64::from(code))],
+    ))
+}
+
+/// How a gRPC client span ends, read from `grpc-status`.
+#[must_use]
+pub fn grpc_client_trailers(headers: &HeaderMap) -> Option<(Status, Vec<Attribute<'static>>)> {
+    let code = grpc_status_code(headers)?;
+    Some((
+        grpc_client_status(code),
+        vec![Attribute::new(RPC_GRPC_STATUS_CODE, i64::from(code))],
+    ))
+}
+
+/// A gRPC span's name: `package.Service/Method`, or `grpc` for a path that
+/// is not a gRPC method.
+#[must_use]
+pub fn grpc_span_name(path: &str) -> &str {
+    match grpc_service_method(path) {
+        Some(_) => &path[1..],
+        None => "grpc",
+    }
+}
+
+/// The `rpc.*` attributes of a gRPC call to `path`.
+#[must_use]
+pub fn grpc_attributes(path: &str) -> Vec<Attribute<'static>> {
+    let mut attributes = vec![Attribute::new(RPC_SYSTEM, "grpc")];
+    if let Some((service, method)) = grpc_service_method(path) {
+        attributes.push(Attribute::new(RPC_SERVICE, service.to_owned()));
+        attributes.push(Attribute::new(RPC_METHOD, method.to_owned()));
+    }
+    attributes
+}
+
 /// Splits a gRPC path `/package.Service/Method` into service and method.
 #[must_use]
 pub fn grpc_service_method(path: &str) -> Option<(&str, &str)> {
@@ -203,6 +259,37 @@ mod tests {
         assert!(!http_client_status(399).is_error());
         assert!(http_client_status(400).is_error());
         assert!(!http_server_status(200).is_error());
+    }
+
+    #[test]
+    fn grpc_status_from_headers() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(grpc_status_code(&headers), None);
+        for (value, code) in [
+            ("0", Some(0)),
+            ("13", Some(13)),
+            ("-1", None),
+            ("x", None),
+            ("1234", None),
+            (" 1", None),
+        ] {
+            headers.insert(GRPC_STATUS, http::HeaderValue::from_static(value));
+            assert_eq!(grpc_status_code(&headers), code, "{value:?}");
+        }
+        headers.insert(GRPC_STATUS, http::HeaderValue::from_static("5"));
+        let (status, attributes) = grpc_server_trailers(&headers).unwrap();
+        assert!(
+            !status.is_error(),
+            "NOT_FOUND is the caller's problem on the server side"
+        );
+        assert_eq!(attributes[0].value, crate::Value::I64(5));
+        assert!(
+            grpc_client_trailers(&headers).unwrap().0.is_error(),
+            "but an error for the client"
+        );
+        assert_eq!(grpc_span_name("/echo.v1.Echo/Unary"), "echo.v1.Echo/Unary");
+        assert_eq!(grpc_span_name("/not-grpc"), "grpc");
+        assert_eq!(grpc_attributes("/echo.v1.Echo/Unary").len(), 3);
     }
 
     #[test]

@@ -1,12 +1,17 @@
 //! W3C trace context, baggage and correlation IDs for tonic gRPC.
 //!
-//! This release has the client side's propagation: [`TraceInterceptor`],
-//! for `Client::with_interceptor`, writes the current context into every
-//! call's metadata with the `trace-core` propagator, each call with its own
-//! span id. On the server side, `trace_tower::TraceContextLayer` already
-//! works as a tonic server layer (gRPC is HTTP/2): it extracts the caller's
-//! context and makes it current for the service method. gRPC-specific span
-//! names and statuses (from trailers) are the next step.
+//! - Server: `trace_tower::TraceContextLayer::new_for_grpc()` in
+//!   `Server::builder().layer(..)` (gRPC is HTTP/2, so the one server layer
+//!   serves both): the caller's context is extracted and made current for
+//!   the service method, and the server span is named
+//!   `package.Service/Method` with the `rpc.*` attributes and the status
+//!   read from `grpc-status`, in a trailers-only response or in the
+//!   trailers after the last message.
+//! - Client: [`TraceInterceptor`], for `Client::with_interceptor`, writes
+//!   the current context into every call's metadata with the `trace-core`
+//!   propagator, each call with its own span id (propagation only: an
+//!   interceptor never sees the outcome). A client layer that records the
+//!   client span is the next step.
 //!
 //! # Examples
 //!

@@ -14,7 +14,9 @@ use tonic::{
     service::interceptor::InterceptedService,
     transport::{Channel, Endpoint, Server, server::TcpIncoming},
 };
-use trace_core::{FutureExt, TraceContext};
+use trace_core::{
+    FinishedSpan, FutureExt, InMemoryRecorder, SpanKind, TraceContext, Value, semconv,
+};
 use trace_tonic::TraceInterceptor;
 use trace_tonic_testproto::{
     EchoReply, EchoRequest,
@@ -94,12 +96,17 @@ struct Running {
 }
 
 async fn start() -> Running {
+    start_recording(&InMemoryRecorder::new(64)).await
+}
+
+async fn start_recording(recorder: &InMemoryRecorder) -> Running {
+    let layer = TraceContextLayer::new_for_grpc().recorder(recorder.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (shutdown, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
         Server::builder()
-            .layer(TraceContextLayer::new())
+            .layer(layer)
             .add_service(EchoServer::new(Service))
             .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
                 let _ = rx.await;
@@ -297,5 +304,114 @@ async fn hostile_metadata_never_fails_the_call() {
         assert_eq!(seen.parent_span_id, "", "{reason}: a new trace");
         assert_eq!(seen.trace_id.len(), 32, "{reason}");
     }
+    server.stop().await;
+}
+
+/// Waits (bounded) until the recorder holds `n` spans.
+async fn finished(recorder: &InMemoryRecorder, n: usize) -> Vec<FinishedSpan> {
+    for _ in 0..500 {
+        let spans = recorder.finished();
+        if spans.len() >= n {
+            return spans;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("expected {n} spans, have {:?}", recorder.finished());
+}
+
+#[tokio::test]
+async fn server_spans_follow_the_grpc_conventions() {
+    let recorder = InMemoryRecorder::new(64);
+    let server = start_recording(&recorder).await;
+    let client = server.client();
+    let cx = caller();
+    async {
+        let mut c = client.clone();
+        c.unary(EchoRequest {
+            message: "ok".into(),
+        })
+        .await
+        .unwrap();
+        c.unary(EchoRequest {
+            message: "not_found".into(),
+        })
+        .await
+        .unwrap_err();
+        c.unary(EchoRequest {
+            message: "internal".into(),
+        })
+        .await
+        .unwrap_err();
+        let mut stream = c
+            .server_stream(EchoRequest {
+                message: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        while stream
+            .message()
+            .await
+            .transpose()
+            .is_some_and(|m| m.is_ok())
+        {}
+        let outbound = tokio_stream::iter(["a"].map(|m| EchoRequest { message: m.into() }));
+        c.client_stream(outbound).await.unwrap();
+    }
+    .with_trace_context(cx.clone())
+    .await;
+
+    let spans = finished(&recorder, 5).await;
+    let code = |s: &FinishedSpan| s.attribute(semconv::RPC_GRPC_STATUS_CODE).cloned();
+    let find = |name: &str| {
+        spans
+            .iter()
+            .filter(move |s| s.name == name)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let unary = find("echo.v1.Echo/Unary");
+    assert_eq!(unary.len(), 3);
+    assert!(
+        unary
+            .iter()
+            .all(|s| s.kind == SpanKind::Server && s.trace_id == cx.trace_id())
+    );
+    let by_code = |c: i64| {
+        unary
+            .iter()
+            .find(|s| code(s) == Some(Value::I64(c)))
+            .unwrap()
+            .clone()
+    };
+    assert!(!by_code(0).status.is_error(), "OK");
+    assert!(
+        !by_code(5).status.is_error(),
+        "NOT_FOUND is not a server error"
+    );
+    assert_eq!(by_code(13).status.error_type(), Some("INTERNAL"));
+    let ok = by_code(0);
+    assert_eq!(
+        ok.attribute(semconv::RPC_SYSTEM),
+        Some(&Value::from("grpc"))
+    );
+    assert_eq!(
+        ok.attribute(semconv::RPC_SERVICE),
+        Some(&Value::from("echo.v1.Echo".to_owned()))
+    );
+    assert_eq!(
+        ok.attribute(semconv::RPC_METHOD),
+        Some(&Value::from("Unary".to_owned()))
+    );
+
+    let stream = &find("echo.v1.Echo/ServerStream")[0];
+    assert_eq!(
+        code(stream),
+        Some(Value::I64(13)),
+        "read from the trailers after two messages"
+    );
+    assert_eq!(stream.status.error_type(), Some("INTERNAL"));
+    let client_stream = &find("echo.v1.Echo/ClientStream")[0];
+    assert!(!client_stream.status.is_error());
     server.stop().await;
 }

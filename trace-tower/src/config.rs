@@ -33,8 +33,19 @@ pub enum ResponseTraceContext {
     TraceResponse,
 }
 
+/// Which protocol's conventions name and classify the server span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// `{METHOD} {route}`, HTTP attributes, an error for 5xx.
+    Http,
+    /// `package.Service/Method`, `rpc.*` attributes, the status from
+    /// `grpc-status` (a trailers-only response's headers, or the trailers).
+    Grpc,
+}
+
 #[derive(Clone)]
 pub(crate) struct Config {
+    pub(crate) protocol: Protocol,
     pub(crate) propagator: Propagator,
     pub(crate) trust: Arc<dyn TrustPolicy>,
     pub(crate) sampler: Arc<dyn Sampler>,
@@ -48,6 +59,7 @@ pub(crate) struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            protocol: Protocol::Http,
             propagator: Propagator::default(),
             trust: Arc::new(Trust::CONTINUE),
             sampler: Arc::new(ParentBased::new(AlwaysOn)),
@@ -63,6 +75,7 @@ impl Default for Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
+            .field("protocol", &self.protocol)
             .field("propagator", &self.propagator)
             .field("recording", &self.recorder.is_enabled())
             .field("echo_correlation_id", &self.echo_correlation_id)

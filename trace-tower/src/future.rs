@@ -14,7 +14,10 @@ use trace_core::{
     Attribute, Decision, Span, SpanKind, SpanStart, Status, TraceContext, WithContext, semconv,
 };
 
-use crate::{ResponseBody, ResponseTraceContext, config::Config};
+use crate::{
+    ResponseBody, ResponseTraceContext,
+    config::{Config, Protocol},
+};
 
 const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 const TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
@@ -100,20 +103,43 @@ where
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 write_headers(&pending, context, &mut parts.headers);
-                let code = parts.status.as_u16();
-                let status = semconv::http_server_status(code);
-                let mut span = pending.span_for(context, &status);
-                span.set_attribute(Attribute::new(
-                    semconv::HTTP_RESPONSE_STATUS_CODE,
-                    i64::from(code),
-                ));
-                if let Some(error_type) = status.error_type() {
-                    span.set_attribute(Attribute::new(semconv::ERROR_TYPE, error_type.to_owned()));
-                }
-                Poll::Ready(Ok(Response::from_parts(
-                    parts,
-                    ResponseBody::new(body, span, status),
-                )))
+                let body = match pending.config.protocol {
+                    Protocol::Http => {
+                        let code = parts.status.as_u16();
+                        let status = semconv::http_server_status(code);
+                        let mut span = pending.span_for(context, &status);
+                        span.set_attribute(Attribute::new(
+                            semconv::HTTP_RESPONSE_STATUS_CODE,
+                            i64::from(code),
+                        ));
+                        if let Some(error_type) = status.error_type() {
+                            span.set_attribute(Attribute::new(
+                                semconv::ERROR_TYPE,
+                                error_type.to_owned(),
+                            ));
+                        }
+                        ResponseBody::new(body, span, status)
+                    }
+                    // A trailers-only response has its status in the headers;
+                    // otherwise it comes in the trailers after the messages.
+                    Protocol::Grpc => match semconv::grpc_server_trailers(&parts.headers) {
+                        Some((status, attributes)) => {
+                            let mut span = pending.span_for(context, &status);
+                            attributes.into_iter().for_each(|a| span.set_attribute(a));
+                            ResponseBody::new(body, span, status)
+                        }
+                        None => {
+                            let span = pending.span_for(context, &Status::Unset);
+                            ResponseBody::with_trailers(
+                                body,
+                                span,
+                                Status::Unset,
+                                semconv::grpc_server_trailers,
+                            )
+                        }
+                    },
+                };
+                Poll::Ready(Ok(Response::from_parts(parts, body)))
             }
             Err(error) => {
                 let status = Status::error(std::any::type_name::<E>());

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use tower_layer::Layer;
 use trace_core::{CorrelationId, Propagator, Recorder, RequestFilter, Sampler, TrustPolicy};
 
-use crate::{ResponseTraceContext, TraceContextService, config::Config};
+use crate::{
+    ResponseTraceContext, TraceContextService,
+    config::{Config, Protocol},
+};
 
 /// Makes every request join the caller's trace: see the [crate docs](crate).
 ///
@@ -36,6 +39,32 @@ impl TraceContextLayer {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A layer for a gRPC server (tonic's `Server::builder().layer(..)`):
+    /// spans named `package.Service/Method` with the `rpc.*` attributes, and
+    /// a status read from `grpc-status` (in a trailers-only response, or in
+    /// the trailers after the last message), where UNKNOWN,
+    /// DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS
+    /// are errors. Propagation is the same as for HTTP.
+    ///
+    /// A filtered request is recorded when it fails only if the failure is in
+    /// a trailers-only response (known when the headers are sent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::RequestFilter;
+    /// use trace_tower::TraceContextLayer;
+    ///
+    /// let layer = TraceContextLayer::new_for_grpc().filter(RequestFilter::grpc_service("grpc.health.v1.Health"));
+    /// # let _ = layer;
+    /// ```
+    #[must_use]
+    pub fn new_for_grpc() -> Self {
+        let mut layer = Self::default();
+        layer.config().protocol = Protocol::Grpc;
+        layer
     }
 
     fn config(&mut self) -> &mut Config {

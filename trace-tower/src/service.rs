@@ -14,7 +14,7 @@ use trace_core::{Attribute, Decision, FutureExt, RequestInfo, Span, SpanKind, Sp
 
 use crate::{
     ResponseBody,
-    config::Config,
+    config::{Config, Protocol},
     future::{Pending, ResponseFuture},
 };
 
@@ -107,25 +107,42 @@ fn request_attributes<B>(
     req: &Request<B>,
     route: Option<&str>,
     peer: Option<SocketAddr>,
+    protocol: Protocol,
 ) -> Vec<Attribute<'static>> {
-    let method = semconv::http_method(req.method());
-    let mut attributes = Vec::with_capacity(10);
-    attributes.push(Attribute::new(semconv::HTTP_REQUEST_METHOD, method));
-    if method == "_OTHER" {
-        attributes.push(Attribute::new(
-            semconv::HTTP_REQUEST_METHOD_ORIGINAL,
-            req.method().as_str().to_owned(),
-        ));
-    }
-    let scheme = req.uri().scheme_str().unwrap_or("http").to_owned();
-    attributes.push(Attribute::new(semconv::URL_SCHEME, scheme));
-    attributes.push(Attribute::new(
-        semconv::URL_PATH,
-        req.uri().path().to_owned(),
-    ));
-    if let Some(route) = route {
-        attributes.push(Attribute::new(semconv::HTTP_ROUTE, route.to_owned()));
-    }
+    let mut attributes = match protocol {
+        Protocol::Grpc => semconv::grpc_attributes(req.uri().path()),
+        Protocol::Http => {
+            let method = semconv::http_method(req.method());
+            let mut attributes = Vec::with_capacity(10);
+            attributes.push(Attribute::new(semconv::HTTP_REQUEST_METHOD, method));
+            if method == "_OTHER" {
+                attributes.push(Attribute::new(
+                    semconv::HTTP_REQUEST_METHOD_ORIGINAL,
+                    req.method().as_str().to_owned(),
+                ));
+            }
+            let scheme = req.uri().scheme_str().unwrap_or("http").to_owned();
+            attributes.push(Attribute::new(semconv::URL_SCHEME, scheme));
+            attributes.push(Attribute::new(
+                semconv::URL_PATH,
+                req.uri().path().to_owned(),
+            ));
+            if let Some(route) = route {
+                attributes.push(Attribute::new(semconv::HTTP_ROUTE, route.to_owned()));
+            }
+            attributes
+        }
+    };
+    connection_attributes(req, peer, &mut attributes);
+    attributes
+}
+
+/// Server address and port, protocol version, user agent, client address.
+fn connection_attributes<B>(
+    req: &Request<B>,
+    peer: Option<SocketAddr>,
+    attributes: &mut Vec<Attribute<'static>>,
+) {
     let host = req
         .uri()
         .authority()
@@ -160,7 +177,6 @@ fn request_attributes<B>(
             peer.ip().to_string(),
         ));
     }
-    attributes
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceContextService<S>
@@ -197,10 +213,13 @@ where
         // propagation-only mode the sampler sees the method as the name and
         // the route as an attribute, and nothing is allocated.
         let recording = config.recorder.is_enabled();
-        let name: Cow<'static, str> = if recording {
-            semconv::http_server_span_name(req.method(), route)
-        } else {
-            Cow::Borrowed(semconv::http_client_span_name(req.method()))
+        let name: Cow<'static, str> = match (config.protocol, recording) {
+            (Protocol::Http, true) => semconv::http_server_span_name(req.method(), route),
+            (Protocol::Http, false) => Cow::Borrowed(semconv::http_client_span_name(req.method())),
+            (Protocol::Grpc, true) => {
+                Cow::Owned(semconv::grpc_span_name(req.uri().path()).to_owned())
+            }
+            (Protocol::Grpc, false) => Cow::Borrowed("grpc"),
         };
         let method = Attribute::new(
             semconv::HTTP_REQUEST_METHOD,
@@ -229,7 +248,7 @@ where
                 let deferred = (
                     SystemTime::now(),
                     name.clone(),
-                    request_attributes(&req, route, peer),
+                    request_attributes(&req, route, peer, config.protocol),
                 );
                 (Decision::Drop, Some(deferred))
             }
@@ -240,7 +259,7 @@ where
             &*config.recorder,
             decision,
             SpanStart::new(&cx, &name, SpanKind::Server),
-            || request_attributes(&req, route, peer),
+            || request_attributes(&req, route, peer, config.protocol),
         );
 
         req.extensions_mut().insert(cx.clone());
