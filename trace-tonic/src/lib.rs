@@ -7,11 +7,11 @@
 //!   `package.Service/Method` with the `rpc.*` attributes and the status
 //!   read from `grpc-status`, in a trailers-only response or in the
 //!   trailers after the last message.
-//! - Client: [`TraceInterceptor`], for `Client::with_interceptor`, writes
-//!   the current context into every call's metadata with the `trace-core`
-//!   propagator, each call with its own span id (propagation only: an
-//!   interceptor never sees the outcome). A client layer that records the
-//!   client span is the next step.
+//! - Client: [`GrpcClientLayer`] on a `Channel` records a client span per
+//!   call (status from `grpc-status`; every code but OK is a client error)
+//!   and carries it in the metadata. [`TraceInterceptor`], for
+//!   `Client::with_interceptor`, only propagates: an interceptor never sees
+//!   the outcome.
 //!
 //! # Examples
 //!
@@ -28,6 +28,10 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod client;
 mod interceptor;
 
-pub use crate::interceptor::TraceInterceptor;
+pub use crate::{
+    client::{GrpcClient, GrpcClientLayer, ResponseFuture},
+    interceptor::TraceInterceptor,
+};

@@ -415,3 +415,153 @@ async fn server_spans_follow_the_grpc_conventions() {
     assert!(!client_stream.status.is_error());
     server.stop().await;
 }
+
+fn layered_client(
+    server: &Running,
+    layer: trace_tonic::GrpcClientLayer,
+) -> EchoClient<trace_tonic::GrpcClient<Channel>> {
+    let channel = Endpoint::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect_lazy();
+    EchoClient::new(tower::ServiceBuilder::new().layer(layer).service(channel))
+}
+
+#[tokio::test]
+async fn client_spans_follow_the_grpc_conventions() {
+    let server = start().await;
+    let recorder = InMemoryRecorder::new(16);
+    let endpoint: http::Uri = format!("http://{}", server.addr).parse().unwrap();
+    let mut client = layered_client(
+        &server,
+        trace_tonic::GrpcClientLayer::new()
+            .recorder(recorder.clone())
+            .endpoint(endpoint),
+    );
+    let cx = caller();
+    async {
+        let seen = client
+            .unary(EchoRequest {
+                message: "ok".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(seen.trace_id, cx.trace_id().to_string());
+        client
+            .unary(EchoRequest {
+                message: "not_found".into(),
+            })
+            .await
+            .unwrap_err();
+        let mut stream = client
+            .server_stream(EchoRequest {
+                message: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        while stream
+            .message()
+            .await
+            .transpose()
+            .is_some_and(|m| m.is_ok())
+        {}
+    }
+    .with_trace_context(cx.clone())
+    .await;
+
+    let spans = finished(&recorder, 3).await;
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.kind == SpanKind::Client && s.parent_span_id == Some(cx.span_id()))
+    );
+    let code = |s: &FinishedSpan| s.attribute(semconv::RPC_GRPC_STATUS_CODE).cloned();
+    let ok = spans
+        .iter()
+        .find(|s| code(s) == Some(Value::I64(0)))
+        .unwrap();
+    assert!(!ok.status.is_error());
+    assert_eq!(
+        ok.attribute(semconv::SERVER_ADDRESS),
+        Some(&Value::from("127.0.0.1".to_owned()))
+    );
+    let not_found = spans
+        .iter()
+        .find(|s| code(s) == Some(Value::I64(5)))
+        .unwrap();
+    assert_eq!(
+        not_found.status.error_type(),
+        Some("NOT_FOUND"),
+        "every code but OK is a client error"
+    );
+    let stream = spans
+        .iter()
+        .find(|s| s.name == "echo.v1.Echo/ServerStream")
+        .unwrap();
+    assert_eq!(
+        stream.status.error_type(),
+        Some("INTERNAL"),
+        "from the trailers"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_client_layer_honours_the_destination_policy() {
+    let server = start().await;
+    let mut client = layered_client(
+        &server,
+        trace_tonic::GrpcClientLayer::new().destinations(trace_core::Propagate::NONE),
+    );
+    let cx = caller();
+    let seen = async {
+        client
+            .unary(EchoRequest {
+                message: "ok".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+    .with_trace_context(cx.clone())
+    .await;
+    assert_ne!(
+        seen.trace_id,
+        cx.trace_id().to_string(),
+        "nothing was sent: the server started its own trace"
+    );
+    assert_eq!(seen.baggage, "");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_host_based_policy_sees_the_endpoints_host() {
+    let server = start().await;
+    let endpoint: http::Uri = format!("http://{}", server.addr).parse().unwrap();
+    let allow_loopback = trace_core::AllowHosts::new(["127.0.0.1"]);
+    let mut client = layered_client(
+        &server,
+        trace_tonic::GrpcClientLayer::new()
+            .destinations(allow_loopback)
+            .endpoint(endpoint),
+    );
+    let cx = caller();
+    let seen = async {
+        client
+            .unary(EchoRequest {
+                message: "ok".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+    .with_trace_context(cx.clone())
+    .await;
+    assert_eq!(
+        seen.trace_id,
+        cx.trace_id().to_string(),
+        "127.0.0.1 is allowed: the trace went through"
+    );
+    server.stop().await;
+}

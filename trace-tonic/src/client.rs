@@ -1,0 +1,293 @@
+//! The client layer: a recorded client span per call.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+};
+
+use http::{Request, Response};
+use pin_project::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+use trace_core::{
+    AlwaysOn, Attribute, DestinationPolicy, NoopRecorder, ParentBased, Propagate, Propagator,
+    Recorder, Sampler, Span, SpanBody, SpanKind, SpanStart, Status, TraceContext, semconv,
+};
+
+#[derive(Clone)]
+struct Config {
+    propagator: Propagator,
+    sampler: Arc<dyn Sampler>,
+    recorder: Arc<dyn Recorder>,
+    destinations: Arc<dyn DestinationPolicy>,
+    endpoint: Option<http::Uri>,
+}
+
+/// A tower layer for a tonic `Channel`: every call gets a client span, a
+/// child of the current context, and carries it in its metadata.
+///
+/// The span is named `package.Service/Method` with the `rpc.*` attributes
+/// and the server's address; its status comes from `grpc-status` (in a
+/// trailers-only response or in the trailers), and every code but OK is an
+/// error, as the semantic conventions say for clients. It ends when the
+/// response stream ends or is dropped. The destination policy decides what
+/// the channel's host receives.
+///
+/// # Examples
+///
+/// ```
+/// use tower::ServiceBuilder;
+/// use trace_core::InMemoryRecorder;
+/// use trace_tonic::GrpcClientLayer;
+///
+/// # async fn connect() {
+/// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+/// let channel = ServiceBuilder::new()
+///     .layer(GrpcClientLayer::new().recorder(InMemoryRecorder::new(1000)))
+///     .service(channel);
+/// // e.g. `EchoClient::new(channel)`
+/// # let _ = channel;
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct GrpcClientLayer {
+    config: Arc<Config>,
+}
+
+impl Default for GrpcClientLayer {
+    fn default() -> Self {
+        Self {
+            config: Arc::new(Config {
+                propagator: Propagator::default(),
+                sampler: Arc::new(ParentBased::new(AlwaysOn)),
+                recorder: Arc::new(NoopRecorder),
+                destinations: Arc::new(Propagate::ALL),
+                endpoint: None,
+            }),
+        }
+    }
+}
+
+impl GrpcClientLayer {
+    /// Everything propagated, parents' sampling followed, nothing recorded.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// The propagator.
+    #[must_use]
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.config().propagator = propagator;
+        self
+    }
+
+    /// The sampler.
+    #[must_use]
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.config().sampler = Arc::new(sampler);
+        self
+    }
+
+    /// Where client spans are recorded.
+    #[must_use]
+    pub fn recorder(mut self, recorder: impl Recorder) -> Self {
+        self.config().recorder = Arc::new(recorder);
+        self
+    }
+
+    /// Which destinations receive which headers.
+    ///
+    /// A tonic client sends path-only URIs (the channel adds the origin
+    /// below this layer), so a host-based policy needs
+    /// [`endpoint`](Self::endpoint) to know the host.
+    #[must_use]
+    pub fn destinations(mut self, policy: impl DestinationPolicy) -> Self {
+        self.config().destinations = Arc::new(policy);
+        self
+    }
+
+    /// The channel's endpoint (`http://host:port`): the destination for the
+    /// policy and the span's `server.address` and `server.port`, for calls
+    /// whose URI has no host.
+    #[must_use]
+    pub fn endpoint(mut self, endpoint: http::Uri) -> Self {
+        self.config().endpoint = Some(endpoint);
+        self
+    }
+}
+
+impl std::fmt::Debug for GrpcClientLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcClientLayer")
+            .field("propagator", &self.config.propagator)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for GrpcClientLayer {
+    type Service = GrpcClient<S>;
+
+    fn layer(&self, inner: S) -> GrpcClient<S> {
+        GrpcClient {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// The service made by [`GrpcClientLayer`].
+#[derive(Clone)]
+pub struct GrpcClient<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> GrpcClient<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S> std::fmt::Debug for GrpcClient<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcClient")
+            .field("inner", &std::any::type_name::<S>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn call_attributes(path: &str, target: &http::Uri) -> Vec<Attribute<'static>> {
+    let mut attributes = semconv::grpc_attributes(path);
+    if let Some(host) = target.host() {
+        attributes.push(Attribute::new(semconv::SERVER_ADDRESS, host.to_owned()));
+    }
+    if let Some(port) = target.port_u16() {
+        attributes.push(Attribute::new(semconv::SERVER_PORT, i64::from(port)));
+    }
+    attributes
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcClient<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
+{
+    type Response = Response<SpanBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let config = &self.config;
+        let parent = req
+            .extensions()
+            .get::<TraceContext>()
+            .cloned()
+            .or_else(TraceContext::current);
+        let name = semconv::grpc_span_name(req.uri().path()).to_owned();
+        let started = TraceContext::start_child(
+            parent.as_ref(),
+            &*config.sampler,
+            &name,
+            SpanKind::Client,
+            &[],
+        );
+        // The request's own URI when it names a host, else the endpoint.
+        let target = match (req.uri().host(), &config.endpoint) {
+            (None, Some(endpoint)) => endpoint.clone(),
+            _ => req.uri().clone(),
+        };
+        let destination = config.destinations.decide(&target);
+        config
+            .propagator
+            .inject(&started.context, destination, req.headers_mut());
+        let span = Span::start(
+            &*config.recorder,
+            started.decision,
+            SpanStart::new(&started.context, &name, SpanKind::Client),
+            || call_attributes(req.uri().path(), &target),
+        );
+        ResponseFuture {
+            inner: self.inner.call(req),
+            span: Some(span),
+        }
+    }
+}
+
+/// The future of [`GrpcClient`].
+#[pin_project]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct ResponseFuture<F> {
+    #[pin]
+    inner: F,
+    span: Option<Span>,
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<SpanBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let mut span = this.span.take().expect("polled after completion");
+        Poll::Ready(match result {
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                let body = match semconv::grpc_client_trailers(&parts.headers) {
+                    // A trailers-only response: the status is known now.
+                    Some((status, attributes)) => {
+                        attributes.into_iter().for_each(|a| span.set_attribute(a));
+                        SpanBody::new(body, span, status)
+                    }
+                    None => SpanBody::with_trailers(
+                        body,
+                        span,
+                        Status::Unset,
+                        semconv::grpc_client_trailers,
+                    ),
+                };
+                Ok(Response::from_parts(parts, body))
+            }
+            Err(error) => {
+                // The transport failed before any status: UNAVAILABLE, as
+                // tonic reports it.
+                span.end(
+                    Status::error("UNAVAILABLE"),
+                    vec![Attribute::new(semconv::ERROR_TYPE, "transport")],
+                );
+                Err(error)
+            }
+        })
+    }
+}
