@@ -6,7 +6,8 @@
 //!   the service method, and the server span is named
 //!   `package.Service/Method` with the `rpc.*` attributes and the status
 //!   read from `grpc-status`, in a trailers-only response or in the
-//!   trailers after the last message.
+//!   trailers after the last message. In the method, [`RequestExt`] reads
+//!   the context from the request (and `TraceContext::current()` works).
 //! - Client: [`GrpcClientLayer`] on a `Channel` records a client span per
 //!   call (status from `grpc-status`; every code but OK is a client error)
 //!   and carries it in the metadata. [`TraceInterceptor`], for
@@ -30,8 +31,10 @@
 
 mod client;
 mod interceptor;
+mod request;
 
 pub use crate::{
     client::{GrpcClient, GrpcClientLayer, ResponseFuture},
     interceptor::TraceInterceptor,
+    request::RequestExt,
 };

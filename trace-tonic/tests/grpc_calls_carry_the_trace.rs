@@ -17,7 +17,7 @@ use tonic::{
 use trace_core::{
     FinishedSpan, FutureExt, InMemoryRecorder, SpanKind, TraceContext, Value, semconv,
 };
-use trace_tonic::TraceInterceptor;
+use trace_tonic::{RequestExt, TraceInterceptor};
 use trace_tonic_testproto::{
     EchoReply, EchoRequest,
     echo_client::EchoClient,
@@ -55,6 +55,9 @@ type ReplyStream = Pin<Box<dyn Stream<Item = Result<EchoReply, Status>> + Send>>
 #[tonic::async_trait]
 impl Echo for Service {
     async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+        // The request carries the same context as the current scope.
+        let from_request = request.trace_context().map(TraceContext::span_id);
+        assert_eq!(from_request, TraceContext::current().map(|cx| cx.span_id()));
         match request.into_inner().message.as_str() {
             "not_found" => Err(Status::not_found("no such thing")),
             "internal" => Err(Status::internal("broken")),
