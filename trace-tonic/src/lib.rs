@@ -1,8 +1,8 @@
 //! W3C trace context, baggage and correlation IDs for tonic gRPC.
 //!
-//! - Server: `trace_tower::TraceContextLayer::new_for_grpc()` in
-//!   `Server::builder().layer(..)` (gRPC is HTTP/2, so the one server layer
-//!   serves both): the caller's context is extracted and made current for
+//! - Server: [`server_layer()`] (trace-tower's `TraceContextLayer` in its
+//!   gRPC mode) in `Server::builder().layer(..)`; gRPC is HTTP/2, so the one
+//!   server layer serves both: the caller's context is extracted and made current for
 //!   the service method, and the server span is named
 //!   `package.Service/Method` with the `rpc.*` attributes and the status
 //!   read from `grpc-status`, in a trailers-only response or in the
@@ -33,8 +33,30 @@ mod client;
 mod interceptor;
 mod request;
 
+pub use trace_tower::TraceContextLayer;
+
 pub use crate::{
     client::{GrpcClient, GrpcClientLayer, ResponseFuture},
     interceptor::TraceInterceptor,
     request::RequestExt,
 };
+
+/// The server layer for `tonic::transport::Server::builder().layer(..)`:
+/// trace-tower's [`TraceContextLayer::new_for_grpc`], configured like any
+/// `TraceContextLayer` (trust, sampler, recorder, filter).
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{InMemoryRecorder, RequestFilter};
+///
+/// let layer = trace_tonic::server_layer()
+///     .recorder(InMemoryRecorder::new(1000))
+///     .filter(RequestFilter::grpc_service("grpc.health.v1.Health"));
+/// // Server::builder().layer(layer).add_service(..)
+/// # let _ = layer;
+/// ```
+#[must_use]
+pub fn server_layer() -> TraceContextLayer {
+    TraceContextLayer::new_for_grpc()
+}

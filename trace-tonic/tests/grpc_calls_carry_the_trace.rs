@@ -23,7 +23,6 @@ use trace_tonic_testproto::{
     echo_client::EchoClient,
     echo_server::{Echo, EchoServer},
 };
-use trace_tower::TraceContextLayer;
 
 /// What the service method saw.
 fn reply(message: &str) -> EchoReply {
@@ -103,7 +102,7 @@ async fn start() -> Running {
 }
 
 async fn start_recording(recorder: &InMemoryRecorder) -> Running {
-    let layer = TraceContextLayer::new_for_grpc().recorder(recorder.clone());
+    let layer = trace_tonic::server_layer().recorder(recorder.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (shutdown, rx) = oneshot::channel::<()>();
@@ -405,6 +404,14 @@ async fn server_spans_follow_the_grpc_conventions() {
     assert_eq!(
         ok.attribute(semconv::RPC_METHOD),
         Some(&Value::from("Unary".to_owned()))
+    );
+    assert_eq!(
+        ok.attribute(semconv::SERVER_ADDRESS),
+        Some(&Value::from("127.0.0.1".to_owned()))
+    );
+    assert_eq!(
+        ok.attribute(semconv::SERVER_PORT),
+        Some(&Value::I64(i64::from(server.addr.port())))
     );
 
     let stream = &find("echo.v1.Echo/ServerStream")[0];
