@@ -129,6 +129,8 @@ mod filter;
 mod ids;
 #[cfg(feature = "opentelemetry")]
 mod otel;
+#[cfg(feature = "opentelemetry")]
+mod otel_recorder;
 mod policy;
 mod propagator;
 mod recorder;
@@ -145,6 +147,9 @@ use http::HeaderName;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use crate::axum::MissingTraceLayer;
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub use crate::otel_recorder::{OtelIdGenerator, OtelRecorder};
 pub use crate::{
     baggage::{Baggage, Iter as BaggageIter, Member, Properties, Property},
     body::{SpanBody, TrailerClassifier},
