@@ -122,6 +122,7 @@ mod axum;
 mod baggage;
 mod body;
 mod chars;
+mod client;
 mod context;
 mod correlation;
 mod error;
@@ -153,6 +154,7 @@ pub use crate::otel_recorder::{OtelIdGenerator, OtelRecorder};
 pub use crate::{
     baggage::{Baggage, Iter as BaggageIter, Member, Properties, Property},
     body::{SpanBody, TrailerClassifier},
+    client::{ClientCall, ClientTracing},
     context::{ContextGuard, FutureExt, TraceContext, WithContext},
     correlation::{CorrelationId, X_CORRELATION_ID, X_REQUEST_ID},
     error::{ParseError, ParseErrorKind},

@@ -6,8 +6,8 @@ use http::{Extensions, HeaderMap, Uri};
 use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Middleware, Next, Result};
 use trace_core::{
-    AlwaysOn, Attribute, DestinationPolicy, NoopRecorder, ParentBased, Propagate, Propagator,
-    Recorder, Sampler, Span, SpanBody, SpanKind, SpanStart, Status, TraceContext, semconv,
+    Attribute, ClientTracing, DestinationPolicy, Propagate, Propagator, Recorder, Sampler, Span,
+    SpanBody, Status, TraceContext, semconv,
 };
 
 /// What a call made outside any trace does.
@@ -51,12 +51,9 @@ pub struct DisableTracePropagation;
 #[derive(Debug, Clone, Copy)]
 struct Attempt(u32);
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Config {
-    propagator: Propagator,
-    sampler: Arc<dyn Sampler>,
-    recorder: Arc<dyn Recorder>,
-    destinations: Arc<dyn DestinationPolicy>,
+    tracing: ClientTracing,
     no_context: NoContext,
     record_query: bool,
 }
@@ -90,24 +87,9 @@ struct Config {
 ///     .build();
 /// # let _ = client;
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct TraceMiddleware {
     config: Arc<Config>,
-}
-
-impl Default for TraceMiddleware {
-    fn default() -> Self {
-        Self {
-            config: Arc::new(Config {
-                propagator: Propagator::default(),
-                sampler: Arc::new(ParentBased::new(AlwaysOn)),
-                recorder: Arc::new(NoopRecorder),
-                destinations: Arc::new(Propagate::ALL),
-                no_context: NoContext::NewRoot,
-                record_query: false,
-            }),
-        }
-    }
 }
 
 impl TraceMiddleware {
@@ -123,32 +105,34 @@ impl TraceMiddleware {
         Arc::make_mut(&mut self.config)
     }
 
+    fn tracing(mut self, change: impl FnOnce(ClientTracing) -> ClientTracing) -> Self {
+        let config = self.config();
+        config.tracing = change(std::mem::take(&mut config.tracing));
+        self
+    }
+
     /// The propagator (which headers, the correlation-ID header's name).
     #[must_use]
-    pub fn propagator(mut self, propagator: Propagator) -> Self {
-        self.config().propagator = propagator;
-        self
+    pub fn propagator(self, propagator: Propagator) -> Self {
+        self.tracing(|t| t.propagator(propagator))
     }
 
     /// The sampler (client spans usually follow their parent).
     #[must_use]
-    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
-        self.config().sampler = Arc::new(sampler);
-        self
+    pub fn sampler(self, sampler: impl Sampler) -> Self {
+        self.tracing(|t| t.sampler(sampler))
     }
 
     /// Where client spans are recorded.
     #[must_use]
-    pub fn recorder(mut self, recorder: impl Recorder) -> Self {
-        self.config().recorder = Arc::new(recorder);
-        self
+    pub fn recorder(self, recorder: impl Recorder) -> Self {
+        self.tracing(|t| t.recorder(recorder))
     }
 
     /// Which destinations receive which headers.
     #[must_use]
-    pub fn destinations(mut self, policy: impl DestinationPolicy) -> Self {
-        self.config().destinations = Arc::new(policy);
-        self
+    pub fn destinations(self, policy: impl DestinationPolicy) -> Self {
+        self.tracing(|t| t.destinations(policy))
     }
 
     /// What a call made outside any trace does.
@@ -170,7 +154,7 @@ impl TraceMiddleware {
 impl std::fmt::Debug for TraceMiddleware {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TraceMiddleware")
-            .field("propagator", &self.config.propagator)
+            .field("tracing", &self.config.tracing)
             .field("no_context", &self.config.no_context)
             .field("record_query", &self.config.record_query)
             .finish_non_exhaustive()
@@ -254,10 +238,7 @@ impl Middleware for TraceMiddleware {
         if extensions.get::<DisableTracePropagation>().is_some() {
             return next.run(req, extensions).await;
         }
-        let parent = extensions
-            .get::<TraceContext>()
-            .cloned()
-            .or_else(TraceContext::current);
+        let parent = TraceContext::attached_or_current(extensions.get::<TraceContext>());
         if parent.is_none() && config.no_context == NoContext::SendNothing {
             return next.run(req, extensions).await;
         }
@@ -273,28 +254,20 @@ impl Middleware for TraceMiddleware {
         };
 
         let name = semconv::http_client_span_name(req.method());
-        let started = TraceContext::start_child(
-            parent.as_ref(),
-            &*config.sampler,
-            name,
-            SpanKind::Client,
-            &[],
-        );
         // A URL that is not a valid URI gets nothing: fail closed.
-        let destination = req
-            .url()
-            .as_str()
-            .parse::<Uri>()
-            .map_or(Propagate::NONE, |uri| config.destinations.decide(&uri));
-        config
-            .propagator
-            .inject(&started.context, destination, req.headers_mut());
-        let mut span = Span::start(
-            &*config.recorder,
-            started.decision,
-            SpanStart::new(&started.context, name, SpanKind::Client),
+        let destination = req.url().as_str().parse::<Uri>().ok();
+        // The headers are moved out while the span's attributes read the
+        // request (method and URL only), then put back: no copy.
+        let mut headers = std::mem::take(req.headers_mut());
+        let call = config.tracing.start_call(
+            parent.as_ref(),
+            name,
+            destination.as_ref(),
+            &mut headers,
             || request_attributes(&req, attempt, config.record_query),
         );
+        *req.headers_mut() = headers;
+        let mut span = call.span;
 
         match next.run(req, extensions).await {
             Ok(response) => {

@@ -12,16 +12,13 @@ use pin_project::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 use trace_core::{
-    AlwaysOn, Attribute, DestinationPolicy, NoopRecorder, ParentBased, Propagate, Propagator,
-    Recorder, Sampler, Span, SpanBody, SpanKind, SpanStart, Status, TraceContext, semconv,
+    Attribute, ClientTracing, DestinationPolicy, Propagator, Recorder, Sampler, Span, SpanBody,
+    Status, TraceContext, semconv,
 };
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Config {
-    propagator: Propagator,
-    sampler: Arc<dyn Sampler>,
-    recorder: Arc<dyn Recorder>,
-    destinations: Arc<dyn DestinationPolicy>,
+    tracing: ClientTracing,
     endpoint: Option<http::Uri>,
 }
 
@@ -51,23 +48,9 @@ struct Config {
 /// # let _ = channel;
 /// # }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct GrpcClientLayer {
     config: Arc<Config>,
-}
-
-impl Default for GrpcClientLayer {
-    fn default() -> Self {
-        Self {
-            config: Arc::new(Config {
-                propagator: Propagator::default(),
-                sampler: Arc::new(ParentBased::new(AlwaysOn)),
-                recorder: Arc::new(NoopRecorder),
-                destinations: Arc::new(Propagate::ALL),
-                endpoint: None,
-            }),
-        }
-    }
 }
 
 impl GrpcClientLayer {
@@ -81,25 +64,28 @@ impl GrpcClientLayer {
         Arc::make_mut(&mut self.config)
     }
 
+    fn tracing(mut self, change: impl FnOnce(ClientTracing) -> ClientTracing) -> Self {
+        let config = self.config();
+        config.tracing = change(std::mem::take(&mut config.tracing));
+        self
+    }
+
     /// The propagator.
     #[must_use]
-    pub fn propagator(mut self, propagator: Propagator) -> Self {
-        self.config().propagator = propagator;
-        self
+    pub fn propagator(self, propagator: Propagator) -> Self {
+        self.tracing(|t| t.propagator(propagator))
     }
 
     /// The sampler.
     #[must_use]
-    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
-        self.config().sampler = Arc::new(sampler);
-        self
+    pub fn sampler(self, sampler: impl Sampler) -> Self {
+        self.tracing(|t| t.sampler(sampler))
     }
 
     /// Where client spans are recorded.
     #[must_use]
-    pub fn recorder(mut self, recorder: impl Recorder) -> Self {
-        self.config().recorder = Arc::new(recorder);
-        self
+    pub fn recorder(self, recorder: impl Recorder) -> Self {
+        self.tracing(|t| t.recorder(recorder))
     }
 
     /// Which destinations receive which headers.
@@ -108,9 +94,8 @@ impl GrpcClientLayer {
     /// below this layer), so a host-based policy needs
     /// [`endpoint`](Self::endpoint) to know the host.
     #[must_use]
-    pub fn destinations(mut self, policy: impl DestinationPolicy) -> Self {
-        self.config().destinations = Arc::new(policy);
-        self
+    pub fn destinations(self, policy: impl DestinationPolicy) -> Self {
+        self.tracing(|t| t.destinations(policy))
     }
 
     /// The channel's endpoint (`http://host:port`): the destination for the
@@ -126,7 +111,7 @@ impl GrpcClientLayer {
 impl std::fmt::Debug for GrpcClientLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GrpcClientLayer")
-            .field("propagator", &self.config.propagator)
+            .field("tracing", &self.config.tracing)
             .finish_non_exhaustive()
     }
 }
@@ -200,34 +185,24 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
-        let parent = req
-            .extensions()
-            .get::<TraceContext>()
-            .cloned()
-            .or_else(TraceContext::current);
+        let parent = TraceContext::attached_or_current(req.extensions().get::<TraceContext>());
         let name = semconv::grpc_span_name(req.uri().path()).to_owned();
-        let started = TraceContext::start_child(
-            parent.as_ref(),
-            &*config.sampler,
-            &name,
-            SpanKind::Client,
-            &[],
-        );
         // The request's own URI when it names a host, else the endpoint.
         let target = match (req.uri().host(), &config.endpoint) {
             (None, Some(endpoint)) => endpoint.clone(),
             _ => req.uri().clone(),
         };
-        let destination = config.destinations.decide(&target);
-        config
-            .propagator
-            .inject(&started.context, destination, req.headers_mut());
-        let span = Span::start(
-            &*config.recorder,
-            started.decision,
-            SpanStart::new(&started.context, &name, SpanKind::Client),
-            || call_attributes(req.uri().path(), &target),
-        );
+        // The headers are moved out while the span's attributes read the
+        // request's path, then put back: no copy.
+        let mut headers = std::mem::take(req.headers_mut());
+        let call =
+            config
+                .tracing
+                .start_call(parent.as_ref(), &name, Some(&target), &mut headers, || {
+                    call_attributes(req.uri().path(), &target)
+                });
+        *req.headers_mut() = headers;
+        let span = call.span;
         ResponseFuture {
             inner: self.inner.call(req),
             span: Some(span),
