@@ -417,6 +417,8 @@ pub trait FutureExt: Future + Sized {
         WithContext {
             inner: self,
             cx: Some(cx),
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
         }
     }
 
@@ -427,6 +429,8 @@ pub trait FutureExt: Future + Sized {
         WithContext {
             inner: self,
             cx: TraceContext::current(),
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
         }
     }
 }
@@ -441,6 +445,8 @@ pub struct WithContext<F> {
     #[pin]
     inner: F,
     cx: Option<TraceContext>,
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
 }
 
 impl<F> WithContext<F> {
@@ -453,6 +459,27 @@ impl<F> WithContext<F> {
     /// The wrapped future.
     pub fn into_inner(self) -> F {
         self.inner
+    }
+
+    /// Also enters `span` while the future is polled: the `tracing` span of
+    /// the work the context stands for (see [`TraceContext::tracing_span`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::{FutureExt, SpanKind, TraceContext};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let cx = TraceContext::new_root(true);
+    /// let span = cx.tracing_span("work", SpanKind::Internal);
+    /// async { tracing::info!("with the ids") }.with_trace_context(cx).in_tracing_span(span).await;
+    /// # }
+    /// ```
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn in_tracing_span(mut self, span: tracing::Span) -> Self {
+        self.span = span;
+        self
     }
 }
 
@@ -470,6 +497,8 @@ impl<F: Future> Future for WithContext<F> {
 
     fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
+        #[cfg(feature = "tracing")]
+        let _entered = this.span.enter();
         swap_current(this.cx);
         let _restore = Restore(this.cx);
         this.inner.poll(task)

@@ -140,6 +140,10 @@ mod span;
 mod start;
 mod traceparent;
 mod tracestate;
+#[cfg(feature = "tracing-opentelemetry")]
+mod tracing_otel;
+#[cfg(feature = "tracing")]
+mod tracing_span;
 
 pub mod semconv;
 
@@ -151,6 +155,8 @@ pub use crate::axum::MissingTraceLayer;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub use crate::otel_recorder::{OtelIdGenerator, OtelRecorder};
+#[cfg(feature = "tracing-opentelemetry")]
+pub use crate::tracing_otel::TracingRecorder;
 pub use crate::{
     baggage::{Baggage, Iter as BaggageIter, Member, Properties, Property},
     body::{SpanBody, TrailerClassifier},

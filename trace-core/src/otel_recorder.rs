@@ -13,7 +13,8 @@ use opentelemetry::{
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 
 use crate::{
-    Attribute, Recorder, RecordingSpan, SpanEnd, SpanKind, SpanStart, Status, TraceContext, Value,
+    Attribute, Recorder, RecordingSpan, SpanEnd, SpanKind, SpanStart, Status, TraceContext,
+    TraceParent, Value,
 };
 
 thread_local! {
@@ -106,7 +107,7 @@ impl<T> fmt::Debug for OtelRecorder<T> {
     }
 }
 
-fn otel_value(value: Value<'static>) -> opentelemetry::Value {
+pub(crate) fn otel_value(value: Value<'static>) -> opentelemetry::Value {
     match value {
         Value::Str(s) => opentelemetry::Value::from(s.into_owned()),
         Value::I64(v) => opentelemetry::Value::I64(v),
@@ -115,11 +116,11 @@ fn otel_value(value: Value<'static>) -> opentelemetry::Value {
     }
 }
 
-fn key_value(attribute: Attribute<'static>) -> KeyValue {
+pub(crate) fn key_value(attribute: Attribute<'static>) -> KeyValue {
     KeyValue::new(attribute.key, otel_value(attribute.value))
 }
 
-fn kind(kind: SpanKind) -> OtelSpanKind {
+pub(crate) fn kind(kind: SpanKind) -> OtelSpanKind {
     match kind {
         SpanKind::Server => OtelSpanKind::Server,
         SpanKind::Client => OtelSpanKind::Client,
@@ -132,7 +133,7 @@ fn kind(kind: SpanKind) -> OtelSpanKind {
 /// The parent as OpenTelemetry sees it: same trace, the parent's span id,
 /// and this span's flags, so the SDK's parent-based sampler follows the
 /// decision already made.
-fn parent_context(cx: &TraceContext) -> Context {
+pub(crate) fn parent_context(cx: &TraceContext) -> Context {
     match cx.parent_span_id() {
         Some(parent) => {
             let state = cx
@@ -152,6 +153,30 @@ fn parent_context(cx: &TraceContext) -> Context {
     }
 }
 
+/// The span context of a restarted trace's link.
+pub(crate) fn link_context(link: TraceParent) -> SpanContext {
+    SpanContext::new(
+        OtelTraceId::from_bytes(link.trace_id().to_bytes()),
+        OtelSpanId::from_bytes(link.parent_id().to_bytes()),
+        OtelTraceFlags::new(link.flags().to_u8()),
+        true,
+        OtelTraceState::default(),
+    )
+}
+
+/// Runs `start`, which starts one OpenTelemetry span, with `cx`'s ids
+/// handed to [`OtelIdGenerator`] on this thread.
+pub(crate) fn with_our_ids<R>(cx: &TraceContext, start: impl FnOnce() -> R) -> R {
+    NEXT_TRACE_ID.with(|next| next.set(Some(OtelTraceId::from_bytes(cx.trace_id().to_bytes()))));
+    NEXT_SPAN_ID.with(|next| next.set(Some(OtelSpanId::from_bytes(cx.span_id().to_bytes()))));
+    let started = start();
+    // Cleared in case the SDK did not ask (a provider without our
+    // generator, or a span with a parent, whose trace id it inherits).
+    NEXT_TRACE_ID.with(|next| next.set(None));
+    NEXT_SPAN_ID.with(|next| next.set(None));
+    started
+}
+
 impl<T> Recorder for OtelRecorder<T>
 where
     T: Tracer + Send + Sync + 'static,
@@ -166,23 +191,11 @@ where
             .with_start_time(start.start_time)
             .with_attributes(start.attributes.into_iter().map(key_value));
         if let Some(link) = cx.link() {
-            let linked = SpanContext::new(
-                OtelTraceId::from_bytes(link.trace_id().to_bytes()),
-                OtelSpanId::from_bytes(link.parent_id().to_bytes()),
-                OtelTraceFlags::new(link.flags().to_u8()),
-                true,
-                OtelTraceState::default(),
-            );
-            builder = builder.with_links(vec![Link::with_context(linked)]);
+            builder = builder.with_links(vec![Link::with_context(link_context(link))]);
         }
-        NEXT_TRACE_ID
-            .with(|next| next.set(Some(OtelTraceId::from_bytes(cx.trace_id().to_bytes()))));
-        NEXT_SPAN_ID.with(|next| next.set(Some(OtelSpanId::from_bytes(cx.span_id().to_bytes()))));
-        let span = builder.start_with_context(&self.tracer, &parent_context(cx));
-        // Cleared in case the SDK did not ask (a provider without our
-        // generator, or a span with a parent, whose trace id it inherits).
-        NEXT_TRACE_ID.with(|next| next.set(None));
-        NEXT_SPAN_ID.with(|next| next.set(None));
+        let span = with_our_ids(cx, || {
+            builder.start_with_context(&self.tracer, &parent_context(cx))
+        });
         Some(Box::new(OtelSpan { span }))
     }
 }

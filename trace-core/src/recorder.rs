@@ -187,6 +187,15 @@ pub trait RecordingSpan: Send + Sync + 'static {
 
     /// Ends the span.
     fn end(self: Box<Self>, end: SpanEnd);
+
+    /// The `tracing` span this span is recorded as, for recorders that
+    /// record through `tracing` ([`TracingRecorder`](crate::TracingRecorder)):
+    /// adapters enter it for the request instead of making their own.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    fn tracing_span(&self) -> Option<&tracing::Span> {
+        None
+    }
 }
 
 /// Records nothing, at no cost: the default.
@@ -261,6 +270,25 @@ impl Span {
     #[must_use]
     pub const fn none() -> Self {
         Self { recording: None }
+    }
+
+    /// The `tracing` span for the work this span measures, to keep
+    /// entered while it runs: the recorder's own when it records through
+    /// `tracing`, else [`TraceContext::tracing_span`].
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    #[must_use]
+    pub fn tracing_span(
+        &self,
+        context: &TraceContext,
+        name: &str,
+        kind: SpanKind,
+    ) -> tracing::Span {
+        self.recording
+            .as_ref()
+            .and_then(|recording| recording.tracing_span())
+            .cloned()
+            .unwrap_or_else(|| context.tracing_span(name, kind))
     }
 
     /// Whether anything is being recorded: compute attributes only then.

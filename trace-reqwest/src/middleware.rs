@@ -269,7 +269,13 @@ impl Middleware for TraceMiddleware {
         *req.headers_mut() = headers;
         let mut span = call.span;
 
-        match next.run(req, extensions).await {
+        let result = next.run(req, extensions);
+        #[cfg(feature = "tracing")]
+        let result = tracing::Instrument::instrument(
+            result,
+            span.tracing_span(&call.context, name, trace_core::SpanKind::Client),
+        );
+        match result.await {
             Ok(response) => {
                 let code = response.status().as_u16();
                 let status = semconv::http_client_status(code);

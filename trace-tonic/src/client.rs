@@ -203,9 +203,17 @@ where
                 });
         *req.headers_mut() = headers;
         let span = call.span;
+        #[cfg(feature = "tracing")]
+        let tracing_span = span.tracing_span(&call.context, &name, trace_core::SpanKind::Client);
+        #[cfg(feature = "tracing")]
+        let inner = tracing_span.in_scope(|| self.inner.call(req));
+        #[cfg(not(feature = "tracing"))]
+        let inner = self.inner.call(req);
         ResponseFuture {
-            inner: self.inner.call(req),
+            inner,
             span: Some(span),
+            #[cfg(feature = "tracing")]
+            tracing_span,
         }
     }
 }
@@ -217,6 +225,8 @@ pub struct ResponseFuture<F> {
     #[pin]
     inner: F,
     span: Option<Span>,
+    #[cfg(feature = "tracing")]
+    tracing_span: tracing::Span,
 }
 
 impl<F> std::fmt::Debug for ResponseFuture<F> {
@@ -234,6 +244,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        #[cfg(feature = "tracing")]
+        let _entered = this.tracing_span.enter();
         let result = ready!(this.inner.poll(cx));
         let mut span = this.span.take().expect("polled after completion");
         Poll::Ready(match result {

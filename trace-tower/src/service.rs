@@ -262,11 +262,31 @@ where
             || request_attributes(&req, route, peer, config.protocol),
         );
 
+        // A filtered request gets no `tracing` span either: under
+        // `tracing-opentelemetry` it would be exported.
+        #[cfg(feature = "tracing")]
+        let tracing_span = filtered
+            .is_none()
+            .then(|| span.tracing_span(&cx, &name, SpanKind::Server));
+
         req.extensions_mut().insert(cx.clone());
         // Some services do work in `call` itself: it runs in the context too.
-        let (future, cx) = cx.scope(|| self.inner.call(req));
+        let call = || cx.scope(|| self.inner.call(req));
+        #[cfg(feature = "tracing")]
+        let (future, cx) = match &tracing_span {
+            Some(tracing_span) => tracing_span.in_scope(call),
+            None => call(),
+        };
+        #[cfg(not(feature = "tracing"))]
+        let (future, cx) = call();
+        let future = future.with_trace_context(cx);
+        #[cfg(feature = "tracing")]
+        let future = match tracing_span {
+            Some(tracing_span) => future.in_tracing_span(tracing_span),
+            None => future,
+        };
         ResponseFuture::new(
-            future.with_trace_context(cx),
+            future,
             Pending {
                 span,
                 config: Arc::clone(config),
