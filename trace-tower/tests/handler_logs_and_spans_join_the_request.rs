@@ -3,8 +3,9 @@
 //! makes with `#[instrument]` are children of the server span we inject
 //! downstream.
 //!
-//! Each test runs on one thread (`#[tokio::test]`'s current-thread
-//! runtime), where its subscriber is the default: server and client both.
+//! The test runs on one thread (`#[tokio::test]`'s current-thread
+//! runtime), where each scenario's subscriber is the default: server and
+//! client both.
 
 #![cfg(all(feature = "axum", feature = "tracing-opentelemetry"))]
 
@@ -92,7 +93,15 @@ async fn call(server: &Server, fail: bool) -> std::collections::HashMap<String, 
     parse_report(&response.text().await.unwrap())
 }
 
+/// One test, two scenarios in turn: `tracing` caches per call site whether
+/// a span is wanted, for every thread at once, so scenarios with different
+/// subscribers must not run side by side.
 #[tokio::test]
+async fn handler_logs_and_spans_join_the_request() {
+    instrumented_spans_are_children_of_the_server_span().await;
+    propagation_only_logs_carry_the_ids().await;
+}
+
 async fn instrumented_spans_are_children_of_the_server_span() {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
@@ -180,7 +189,6 @@ async fn instrumented_spans_are_children_of_the_server_span() {
     }
 }
 
-#[tokio::test]
 async fn propagation_only_logs_carry_the_ids() {
     let logs = Logs::default();
     let subscriber = tracing_subscriber::registry().with(
