@@ -1,0 +1,356 @@
+//! Run: `cargo run -p demo` (add `-- --help` for the options).
+//!
+//! Starts three services on 127.0.0.1 (`gateway` over HTTP, which calls
+//! `users` over HTTP and `inventory` over gRPC), sends a short scripted
+//! workload through the gateway, and prints every trace it collected as a
+//! waterfall, then a summary. Nothing to install: the spans are collected
+//! in this process. `--otlp` also sends them to a Collector, Jaeger or
+//! Tempo.
+
+mod report;
+mod services;
+
+use std::{
+    collections::HashMap,
+    io::IsTerminal as _,
+    process::ExitCode,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::SpanExporter;
+use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
+use report::{Label, Style};
+use services::{PARTNER_KEY, PARTNER_SECRET, Recorders, Services};
+use trace_core::{
+    InMemoryRecorder, OtelIdGenerator, OtelRecorder, Recorder, RecordingSpan, SpanEnd, SpanStart,
+    TraceId, TraceParent,
+};
+
+const HELP: &str = "\
+demo: three services, one process, one trace per request
+
+USAGE: cargo run -p demo -- [OPTIONS]
+
+OPTIONS:
+  --service NAME        only traces that touch this service (gateway, users, inventory)
+  --min-duration TIME   only traces at least this long (e.g. 50ms, 1s, 200us)
+  --errors              only traces with an error
+  --otlp                also export over OTLP/gRPC to OTEL_EXPORTER_OTLP_ENDPOINT
+                        (default http://localhost:4317); also on when that variable is set
+  --serve               after the workload, keep serving and print curl lines; Ctrl-C prints
+  -h, --help            this text
+
+Colours are off when NO_COLOR is set or the output is not a terminal.";
+
+/// The command line.
+#[derive(Debug, Default)]
+struct Options {
+    service: Option<String>,
+    min_duration: Option<Duration>,
+    errors: bool,
+    otlp: bool,
+    serve: bool,
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "us" | "µs" => number / 1e6,
+        "ms" => number / 1e3,
+        "s" => number,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// A hand-written parser: five flags do not need a dependency.
+fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    let mut options = Options::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--service" => options.service = Some(args.next().ok_or("--service needs a NAME")?),
+            "--min-duration" => {
+                let value = args.next().ok_or("--min-duration needs a TIME")?;
+                options.min_duration =
+                    Some(parse_duration(&value).ok_or(format!("not a duration: {value}"))?);
+            }
+            "--errors" => options.errors = true,
+            "--otlp" => options.otlp = true,
+            "--serve" => options.serve = true,
+            "-h" | "--help" => return Err(HELP.to_owned()),
+            other => return Err(format!("unknown option {other}\n\n{HELP}")),
+        }
+    }
+    Ok(options)
+}
+
+/// Records into two recorders: the in-process store, and OpenTelemetry.
+struct Both<A, B>(A, B);
+
+impl<A: Recorder, B: Recorder> Recorder for Both<A, B> {
+    fn start(&self, span: SpanStart<'_>) -> Option<Box<dyn RecordingSpan>> {
+        let second = self.1.start(span.clone());
+        match (self.0.start(span), second) {
+            (Some(a), Some(b)) => Some(Box::new(BothSpans(a, b))),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+struct BothSpans(Box<dyn RecordingSpan>, Box<dyn RecordingSpan>);
+
+impl RecordingSpan for BothSpans {
+    fn set_attribute(&mut self, attribute: trace_core::Attribute<'static>) {
+        self.1.set_attribute(attribute.clone());
+        self.0.set_attribute(attribute);
+    }
+
+    fn end(self: Box<Self>, end: SpanEnd) {
+        self.1.end(end.clone());
+        self.0.end(end);
+    }
+}
+
+/// One step of the workload.
+struct Step {
+    what: &'static str,
+    path: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+}
+
+const OUTSIDE: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+const WORKLOAD: &[Step] = &[
+    Step {
+        what: "a checkout",
+        path: "/checkout/42",
+        headers: &[],
+    },
+    Step {
+        what: "another item",
+        path: "/checkout/43",
+        headers: &[],
+    },
+    Step {
+        what: "the users service fails",
+        path: "/checkout/42?user=broken",
+        headers: &[],
+    },
+    Step {
+        what: "an item inventory does not know",
+        path: "/checkout/404",
+        headers: &[],
+    },
+    Step {
+        what: "a slow user lookup",
+        path: "/checkout/43?slow=150",
+        headers: &[],
+    },
+    Step {
+        what: "a partner continues its own trace, with baggage",
+        path: "/checkout/42",
+        headers: &[
+            ("traceparent", OUTSIDE),
+            ("baggage", "tenant=acme"),
+            ("x-partner-key", PARTNER_SECRET),
+        ],
+    },
+    Step {
+        what: "an untrusted caller sends a traceparent: new trace, linked",
+        path: "/checkout/42",
+        headers: &[("traceparent", OUTSIDE), ("baggage", "tenant=spoofed")],
+    },
+];
+
+fn provider(service: &'static str) -> Result<SdkTracerProvider, Box<dyn std::error::Error>> {
+    Ok(SdkTracerProvider::builder()
+        .with_id_generator(OtelIdGenerator::default())
+        .with_batch_exporter(SpanExporter::builder().with_tonic().build()?)
+        .with_resource(Resource::builder().with_service_name(service).build())
+        .build())
+}
+
+async fn run_workload(
+    gateway: std::net::SocketAddr,
+    style: Style,
+) -> Result<HashMap<TraceId, Label>, Box<dyn std::error::Error>> {
+    let client = reqwest::Client::new();
+    let mut labels = HashMap::new();
+    println!("workload:");
+    for step in WORKLOAD {
+        let mut request = client.get(format!("http://{gateway}{}", step.path));
+        for (name, value) in step.headers {
+            request = request.header(*name, *value);
+        }
+        let started = Instant::now();
+        let response = request.send().await?;
+        let status = response.status();
+        let header = |name: &str| {
+            let value = response.headers().get(name).and_then(|v| v.to_str().ok());
+            value.unwrap_or_default().to_owned()
+        };
+        let correlation_id = header("x-request-id");
+        // server-timing: trace;desc=00-{trace-id}-{span-id}-{flags}
+        let trace = header("server-timing")
+            .strip_prefix("trace;desc=")
+            .and_then(|tp| tp.parse::<TraceParent>().ok());
+        response.bytes().await?;
+        let shown = if status.is_success() {
+            style_status(status.as_str(), "32", style)
+        } else {
+            style_status(status.as_str(), "1;31", style)
+        };
+        println!(
+            "  GET {:<28} {shown} {:>8}  {}",
+            step.path,
+            report::human(started.elapsed()),
+            step.what
+        );
+        if let Some(trace) = trace {
+            labels.insert(
+                trace.trace_id(),
+                Label {
+                    what: step.what.to_owned(),
+                    correlation_id,
+                },
+            );
+        }
+    }
+    println!();
+    Ok(labels)
+}
+
+fn style_status(text: &str, code: &str, style: Style) -> String {
+    if style.color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Waits until no span has arrived for a moment (a span ends when its
+/// response body has been sent), at most two seconds.
+async fn settle(store: &InMemoryRecorder) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut seen = store.finished().len();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = store.finished().len();
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
+}
+
+async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
+    let style = Style {
+        color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal(),
+    };
+    let store = InMemoryRecorder::new(10_000);
+    let otlp = options.otlp || std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
+    let providers: HashMap<&'static str, SdkTracerProvider> = if otlp {
+        ["gateway", "users", "inventory"]
+            .into_iter()
+            .map(|service| Ok((service, provider(service)?)))
+            .collect::<Result<_, Box<dyn std::error::Error>>>()?
+    } else {
+        HashMap::new()
+    };
+    let recorders: Recorders = {
+        let store = store.clone();
+        let providers = providers.clone();
+        Arc::new(move |service| -> Arc<dyn Recorder> {
+            let memory = store.service(service);
+            match providers.get(service) {
+                Some(provider) => {
+                    Arc::new(Both(memory, OtelRecorder::new(provider.tracer("demo"))))
+                }
+                None => Arc::new(memory),
+            }
+        })
+    };
+
+    let services = Services::start(&recorders).await?;
+    println!(
+        "gateway http://{}  users http://{}  inventory grpc://{}{}\n",
+        services.gateway,
+        services.users,
+        services.inventory,
+        if otlp {
+            "  (also exporting over OTLP)"
+        } else {
+            ""
+        }
+    );
+    let labels = run_workload(services.gateway, style).await?;
+
+    if options.serve {
+        let gateway = services.gateway;
+        println!("serving; try:");
+        println!("  curl -i http://{gateway}/checkout/42");
+        println!("  curl -i 'http://{gateway}/checkout/42?user=broken'");
+        println!(
+            "  curl -i -H 'traceparent: {OUTSIDE}' -H '{PARTNER_KEY}: {PARTNER_SECRET}' http://{gateway}/checkout/43"
+        );
+        println!("Ctrl-C prints every trace collected.\n");
+        tokio::signal::ctrl_c().await?;
+    }
+    settle(&store).await;
+
+    let all = report::traces(store.finished());
+    let shown: Vec<_> = all
+        .into_iter()
+        .filter(|t| options.service.as_deref().is_none_or(|s| t.touches(s)))
+        .filter(|t| options.min_duration.is_none_or(|d| t.duration() >= d))
+        .filter(|t| !options.errors || t.has_error())
+        .collect();
+    for trace in &shown {
+        println!(
+            "{}",
+            report::waterfall(trace, labels.get(&trace.trace_id), style)
+        );
+    }
+    print!("{}", report::summary(&shown, style));
+
+    drop(services);
+    if !providers.is_empty() {
+        let result = tokio::task::spawn_blocking(move || {
+            providers.values().try_for_each(SdkTracerProvider::shutdown)
+        })
+        .await?;
+        match result {
+            Ok(()) => println!("spans sent over OTLP"),
+            Err(error) => println!("OTLP export failed: {error}"),
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = match parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            println!("{message}");
+            return if message == HELP {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    match run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("demo: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! What the demo prints: each trace as a waterfall, then a summary.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt::Write as _,
+    time::{Duration, SystemTime},
+};
+
+use trace_core::{FinishedSpan, SpanId, SpanKind, TraceId};
+
+/// How to print: colours or not, block characters or not.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Style {
+    /// ANSI colours (off with `NO_COLOR`, or when not writing to a terminal).
+    pub(crate) color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// One trace: its spans in tree order, each with its depth.
+#[derive(Debug)]
+pub(crate) struct Trace {
+    /// The trace id.
+    pub(crate) trace_id: TraceId,
+    /// The spans, parents before children, siblings by start time.
+    pub(crate) spans: Vec<(usize, FinishedSpan)>,
+}
+
+impl Trace {
+    fn start(&self) -> SystemTime {
+        self.spans
+            .iter()
+            .map(|(_, s)| s.start_time)
+            .min()
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    fn end(&self) -> SystemTime {
+        self.spans
+            .iter()
+            .map(|(_, s)| s.end_time)
+            .max()
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// From the first start to the last end.
+    pub(crate) fn duration(&self) -> Duration {
+        self.end().duration_since(self.start()).unwrap_or_default()
+    }
+
+    /// Whether any span failed.
+    pub(crate) fn has_error(&self) -> bool {
+        self.spans.iter().any(|(_, s)| s.status.is_error())
+    }
+
+    /// Whether a span of `service` is in it.
+    pub(crate) fn touches(&self, service: &str) -> bool {
+        self.spans
+            .iter()
+            .any(|(_, s)| s.service.as_deref() == Some(service))
+    }
+}
+
+/// Groups spans into traces, in the order the traces started.
+pub(crate) fn traces(spans: Vec<FinishedSpan>) -> Vec<Trace> {
+    let mut by_trace: HashMap<TraceId, Vec<FinishedSpan>> = HashMap::new();
+    for span in spans {
+        by_trace.entry(span.trace_id).or_default().push(span);
+    }
+    let mut traces: Vec<Trace> = by_trace
+        .into_iter()
+        .map(|(trace_id, spans)| Trace {
+            trace_id,
+            spans: tree(spans),
+        })
+        .collect();
+    traces.sort_by_key(Trace::start);
+    traces
+}
+
+fn tree(mut spans: Vec<FinishedSpan>) -> Vec<(usize, FinishedSpan)> {
+    spans.sort_by_key(|s| s.start_time);
+    let ids: Vec<SpanId> = spans.iter().map(|s| s.span_id).collect();
+    let mut children: HashMap<Option<SpanId>, Vec<usize>> = HashMap::new();
+    for (i, span) in spans.iter().enumerate() {
+        // A parent we did not record (the caller's, outside) makes a root.
+        let parent = span.parent_span_id.filter(|p| ids.contains(p));
+        children.entry(parent).or_default().push(i);
+    }
+    let mut order = Vec::with_capacity(spans.len());
+    let mut stack: Vec<(usize, usize)> = children
+        .get(&None)
+        .into_iter()
+        .flatten()
+        .rev()
+        .map(|&i| (0, i))
+        .collect();
+    while let Some((depth, i)) = stack.pop() {
+        order.push((depth, i));
+        if let Some(kids) = children.get(&Some(spans[i].span_id)) {
+            stack.extend(kids.iter().rev().map(|&k| (depth + 1, k)));
+        }
+    }
+    let mut slots: Vec<Option<FinishedSpan>> = spans.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(depth, i)| Some((depth, slots[i].take()?)))
+        .collect()
+}
+
+/// `1.2 ms`, `153 ms`, `2.01 s`.
+pub(crate) fn human(duration: Duration) -> String {
+    let micros = duration.as_micros();
+    if micros < 1_000 {
+        format!("{micros} µs")
+    } else if micros < 10_000 {
+        format!("{:.1} ms", duration.as_secs_f64() * 1e3)
+    } else if micros < 1_000_000 {
+        format!("{} ms", micros / 1_000)
+    } else {
+        format!("{:.2} s", duration.as_secs_f64())
+    }
+}
+
+const BAR: usize = 30;
+
+fn bar(trace: &Trace, span: &FinishedSpan, style: Style) -> String {
+    let total = trace.duration().as_secs_f64().max(1e-9);
+    let offset = span
+        .start_time
+        .duration_since(trace.start())
+        .unwrap_or_default()
+        .as_secs_f64();
+    let cells = |seconds: f64| {
+        // Within 0..=BAR by construction; the cast rounds a small float.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = (seconds / total * BAR as f64).round() as usize;
+        n.min(BAR)
+    };
+    let start = cells(offset).min(BAR - 1);
+    let len = cells(span.duration().as_secs_f64()).clamp(1, BAR - start);
+    let fill = if style.color { "█" } else { "=" };
+    format!(
+        "|{}{}{}|",
+        " ".repeat(start),
+        fill.repeat(len),
+        " ".repeat(BAR - start - len)
+    )
+}
+
+/// What the client knew of a request: what it was, and the correlation ID
+/// the gateway answered with.
+#[derive(Debug, Clone)]
+pub(crate) struct Label {
+    /// What the request was, in words.
+    pub(crate) what: String,
+    /// The `x-request-id` of the response.
+    pub(crate) correlation_id: String,
+}
+
+/// One trace as a waterfall.
+pub(crate) fn waterfall(trace: &Trace, label: Option<&Label>, style: Style) -> String {
+    let mut out = String::new();
+    let Some((_, root)) = trace.spans.first() else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "{} {}  {}  {}",
+        style.paint("1", "trace"),
+        style.paint("36", &trace.trace_id.to_string()),
+        root.name,
+        human(trace.duration()),
+    );
+    if let Some(label) = label {
+        let _ = writeln!(
+            out,
+            "  {}; correlation id {}",
+            label.what, label.correlation_id
+        );
+    }
+    if let Some(parent) = root.parent_span_id.filter(|_| root.parent_is_remote) {
+        let _ = writeln!(
+            out,
+            "  continues the caller's span {parent} (a trusted partner)"
+        );
+    }
+    if let Some(link) = root.link {
+        let _ = writeln!(
+            out,
+            "  new trace for an untrusted caller, linked to its trace {} (span {})",
+            link.trace_id(),
+            link.parent_id()
+        );
+    }
+    for (depth, span) in &trace.spans {
+        let service = span.service.as_deref().unwrap_or("?");
+        let name = format!("{}{}", "  ".repeat(*depth), span.name);
+        let status = match span.status.error_type() {
+            Some(error) => style.paint("1;31", &format!("ERROR {error}")),
+            None => style.paint("32", "ok"),
+        };
+        let kind = match span.kind {
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            _ => "internal",
+        };
+        let _ = writeln!(
+            out,
+            "  {service:<10} {name:<40} {kind:<7}{:>9}  {}  {status}",
+            human(span.duration()),
+            bar(trace, span, style),
+        );
+    }
+    out
+}
+
+/// Traces, spans, errors, the slowest span, and who calls whom.
+pub(crate) fn summary(traces: &[Trace], style: Style) -> String {
+    let spans: Vec<&FinishedSpan> = traces
+        .iter()
+        .flat_map(|t| t.spans.iter().map(|(_, s)| s))
+        .collect();
+    let errors = spans.iter().filter(|s| s.status.is_error()).count();
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", style.paint("1", "summary"));
+    let _ = writeln!(
+        out,
+        "  {} traces, {} spans, {} errors ({} traces with an error)",
+        traces.len(),
+        spans.len(),
+        errors,
+        traces.iter().filter(|t| t.has_error()).count()
+    );
+    if let Some(slowest) = spans.iter().max_by_key(|s| s.duration()) {
+        let _ = writeln!(
+            out,
+            "  slowest span: {} {} ({})",
+            slowest.service.as_deref().unwrap_or("?"),
+            slowest.name,
+            human(slowest.duration())
+        );
+    }
+    // A client span's children in another service are the calls it made.
+    let by_id: HashMap<(TraceId, SpanId), &FinishedSpan> = spans
+        .iter()
+        .map(|s| ((s.trace_id, s.span_id), *s))
+        .collect();
+    let mut calls: BTreeMap<(String, String, &str), usize> = BTreeMap::new();
+    for span in &spans {
+        let Some(parent) = span
+            .parent_span_id
+            .and_then(|p| by_id.get(&(span.trace_id, p)))
+        else {
+            continue;
+        };
+        if parent.kind != SpanKind::Client || span.kind != SpanKind::Server {
+            continue;
+        }
+        let protocol = if span.attribute("rpc.system").is_some() {
+            "gRPC"
+        } else {
+            "HTTP"
+        };
+        let from = parent.service.clone().unwrap_or_default().to_string();
+        let to = span.service.clone().unwrap_or_default().to_string();
+        *calls.entry((from, to, protocol)).or_default() += 1;
+    }
+    let _ = writeln!(out, "  dependencies:");
+    for ((from, to, protocol), n) in calls {
+        let plural = if n == 1 { "call" } else { "calls" };
+        let _ = writeln!(out, "    {from} -> {to} ({protocol}, {n} {plural})");
+    }
+    out
+}

@@ -1,0 +1,217 @@
+//! The three services: `gateway` (HTTP) calls `users` (HTTP) with reqwest
+//! and `inventory` (gRPC) with tonic. Each is its own server on 127.0.0.1,
+//! with its own service name.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{Path, RawQuery, State},
+    http::{HeaderName, StatusCode},
+    routing::get,
+};
+use inventory_proto::{
+    StockReply, StockRequest,
+    inventory_client::InventoryClient,
+    inventory_server::{Inventory, InventoryServer},
+};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
+use tower::ServiceBuilder;
+use trace_core::{Baggage, CorrelationId, Recorder, Trust};
+use trace_reqwest::TraceMiddleware;
+use trace_tonic::{GrpcClient, GrpcClientLayer};
+use trace_tower::{ResponseTraceContext, TraceContextLayer};
+
+/// The header a trusted partner sends: only its trace context is continued.
+pub(crate) const PARTNER_KEY: HeaderName = HeaderName::from_static("x-partner-key");
+/// Its value, for the demo.
+pub(crate) const PARTNER_SECRET: &str = "demo-partner-secret";
+
+/// Makes each service's recorder.
+pub(crate) type Recorders = Arc<dyn Fn(&'static str) -> Arc<dyn Recorder> + Send + Sync>;
+
+/// The running services.
+pub(crate) struct Services {
+    /// The gateway's address: `GET /checkout/{item}?user=…&slow=…`.
+    pub(crate) gateway: SocketAddr,
+    /// The users service's address: `GET /users/{id}`.
+    pub(crate) users: SocketAddr,
+    /// The inventory service's address (gRPC).
+    pub(crate) inventory: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Stock;
+
+#[tonic::async_trait]
+impl Inventory for Stock {
+    async fn get_stock(
+        &self,
+        request: tonic::Request<StockRequest>,
+    ) -> Result<tonic::Response<StockReply>, tonic::Status> {
+        let item_id = request.into_inner().item_id;
+        let quantity = match item_id.as_str() {
+            "42" => 7,
+            "43" => 1,
+            _ => return Err(tonic::Status::not_found("no such item")),
+        };
+        Ok(tonic::Response::new(StockReply { item_id, quantity }))
+    }
+}
+
+/// A query parameter, for the demo's two (`user`, `slow`).
+fn param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+async fn user(Path(id): Path<String>, RawQuery(query): RawQuery) -> Result<String, StatusCode> {
+    if let Some(ms) = param(query.as_deref(), "slow").and_then(|v| v.parse().ok()) {
+        tokio::time::sleep(Duration::from_millis(u64::min(ms, 2_000))).await;
+    }
+    match id.as_str() {
+        "broken" => Err(StatusCode::INTERNAL_SERVER_ERROR),
+        _ => Ok(format!("user {id}")),
+    }
+}
+
+#[derive(Clone)]
+struct Gateway {
+    http: ClientWithMiddleware,
+    users: String,
+    inventory: InventoryClient<GrpcClient<Channel>>,
+}
+
+/// `GET /checkout/{item}`: who is buying (users, HTTP), and is it in stock
+/// (inventory, gRPC).
+async fn checkout(
+    State(mut gateway): State<Gateway>,
+    Path(item): Path<String>,
+    RawQuery(query): RawQuery,
+    correlation_id: CorrelationId,
+    baggage: Baggage,
+) -> Result<String, (StatusCode, String)> {
+    let user = param(query.as_deref(), "user").unwrap_or("7");
+    let mut url = format!("{}/users/{user}", gateway.users);
+    if let Some(slow) = param(query.as_deref(), "slow") {
+        url = format!("{url}?slow={slow}");
+    }
+    let response = gateway
+        .http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| (StatusCode::BAD_GATEWAY, format!("users unreachable: {e}\n")))?;
+    if !response.status().is_success() {
+        return Err((
+            StatusCode::BAD_GATEWAY,
+            format!("users answered {}\n", response.status()),
+        ));
+    }
+    let who = response.text().await.unwrap_or_default();
+    let stock = gateway
+        .inventory
+        .get_stock(StockRequest {
+            item_id: item.clone(),
+        })
+        .await
+        .map_err(|status| match status.code() {
+            tonic::Code::NotFound => (StatusCode::NOT_FOUND, format!("no item {item}\n")),
+            _ => (
+                StatusCode::BAD_GATEWAY,
+                format!("inventory: {}\n", status.message()),
+            ),
+        })?
+        .into_inner();
+    let tenant = baggage.get("tenant").unwrap_or_default();
+    Ok(format!(
+        "{who} buys item {item}: {} in stock (request {correlation_id}, tenant {tenant})\n",
+        stock.quantity
+    ))
+}
+
+async fn listen() -> std::io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
+
+impl Services {
+    /// Starts the three services, each recording with `recorders(name)`.
+    ///
+    /// # Errors
+    ///
+    /// When a socket cannot be bound.
+    pub(crate) async fn start(recorders: &Recorders) -> Result<Self, Box<dyn std::error::Error>> {
+        let mut tasks = Vec::new();
+
+        let (listener, inventory) = listen().await?;
+        let layer = TraceContextLayer::new_for_grpc().recorder(recorders("inventory"));
+        tasks.push(tokio::spawn(async move {
+            let _ = Server::builder()
+                .layer(layer)
+                .add_service(InventoryServer::new(Stock))
+                .serve_with_incoming(TcpIncoming::from(listener))
+                .await;
+        }));
+
+        let (listener, users) = listen().await?;
+        let app = Router::new()
+            .route("/users/{id}", get(user))
+            .layer(TraceContextLayer::new().recorder(recorders("users")));
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+
+        let (listener, gateway) = listen().await?;
+        let channel = Endpoint::from_shared(format!("http://{inventory}"))?.connect_lazy();
+        let state = Gateway {
+            http: ClientBuilder::new(reqwest::Client::new())
+                .with(TraceMiddleware::new().recorder(recorders("gateway")))
+                .build(),
+            users: format!("http://{users}"),
+            inventory: InventoryClient::new(
+                ServiceBuilder::new()
+                    .layer(GrpcClientLayer::new().recorder(recorders("gateway")))
+                    .service(channel),
+            ),
+        };
+        // The edge: only a partner with the key continues its own trace;
+        // anyone else gets a new trace, linked to what they sent.
+        let trust = Trust::CONTINUE
+            .when(|request| request.has_secret_header(&PARTNER_KEY, PARTNER_SECRET.as_bytes()));
+        let app = Router::new()
+            .route("/checkout/{item}", get(checkout))
+            .with_state(state)
+            .layer(
+                TraceContextLayer::new()
+                    .trust(trust)
+                    .recorder(recorders("gateway"))
+                    .response_trace_context(ResponseTraceContext::ServerTiming),
+            );
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+
+        Ok(Self {
+            gateway,
+            users,
+            inventory,
+            tasks,
+        })
+    }
+}
