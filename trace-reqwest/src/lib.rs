@@ -39,3 +39,8 @@ mod middleware;
 pub use crate::middleware::{
     DisableTracePropagation, NoContext, RequestBuilderExt, TraceMiddleware, inject_current_context,
 };
+
+/// The README's example, compiled and run as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -60,3 +60,8 @@ pub use crate::{
 pub fn server_layer() -> TraceContextLayer {
     TraceContextLayer::new_for_grpc()
 }
+
+/// The README's example, compiled and run as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

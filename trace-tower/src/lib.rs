@@ -217,3 +217,8 @@ mod tests {
         assert!(!spans[0].status.is_error());
     }
 }
+
+/// The README's example, compiled and run as a doctest so it cannot rot.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
