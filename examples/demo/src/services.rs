@@ -11,9 +11,7 @@ use axum::{
     routing::get,
 };
 use inventory_proto::{
-    StockReply, StockRequest,
-    inventory_client::InventoryClient,
-    inventory_server::{Inventory, InventoryServer},
+    FixedStock, StockRequest, inventory_client::InventoryClient, inventory_server::InventoryServer,
 };
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tokio::{net::TcpListener, task::JoinHandle};
@@ -48,25 +46,6 @@ impl Drop for Services {
         for task in &self.tasks {
             task.abort();
         }
-    }
-}
-
-#[derive(Debug)]
-struct Stock;
-
-#[tonic::async_trait]
-impl Inventory for Stock {
-    async fn get_stock(
-        &self,
-        request: tonic::Request<StockRequest>,
-    ) -> Result<tonic::Response<StockReply>, tonic::Status> {
-        let item_id = request.into_inner().item_id;
-        let quantity = match item_id.as_str() {
-            "42" => 7,
-            "43" => 1,
-            _ => return Err(tonic::Status::not_found("no such item")),
-        };
-        Ok(tonic::Response::new(StockReply { item_id, quantity }))
     }
 }
 
@@ -164,7 +143,7 @@ impl Services {
         tasks.push(tokio::spawn(async move {
             let _ = Server::builder()
                 .layer(layer)
-                .add_service(InventoryServer::new(Stock))
+                .add_service(InventoryServer::new(FixedStock))
                 .serve_with_incoming(TcpIncoming::from(listener))
                 .await;
         }));

@@ -15,9 +15,7 @@ use axum::{
     routing::get,
 };
 use inventory_proto::{
-    StockReply, StockRequest,
-    inventory_client::InventoryClient,
-    inventory_server::{Inventory, InventoryServer},
+    FixedStock, StockRequest, inventory_client::InventoryClient, inventory_server::InventoryServer,
 };
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
@@ -62,26 +60,6 @@ pub fn provider(
 
 fn recorder(provider: &SdkTracerProvider) -> OtelRecorder<opentelemetry_sdk::trace::SdkTracer> {
     OtelRecorder::new(provider.tracer("trace-rs"))
-}
-
-/// The gRPC service: a fixed stock list.
-#[derive(Debug)]
-struct Stock;
-
-#[tonic::async_trait]
-impl Inventory for Stock {
-    async fn get_stock(
-        &self,
-        request: tonic::Request<StockRequest>,
-    ) -> Result<tonic::Response<StockReply>, tonic::Status> {
-        let item_id = request.into_inner().item_id;
-        let quantity = match item_id.as_str() {
-            "42" => 7,
-            "43" => 0,
-            _ => return Err(tonic::Status::not_found("no such item")),
-        };
-        Ok(tonic::Response::new(StockReply { item_id, quantity }))
-    }
 }
 
 type Grpc = InventoryClient<GrpcClient<Channel>>;
@@ -153,7 +131,7 @@ impl Services {
         tasks.push(tokio::spawn(async move {
             let _ = Server::builder()
                 .layer(layer)
-                .add_service(InventoryServer::new(Stock))
+                .add_service(InventoryServer::new(FixedStock))
                 .serve_with_incoming(TcpIncoming::from(listener))
                 .await;
         }));
