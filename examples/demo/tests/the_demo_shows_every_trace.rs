@@ -2,15 +2,32 @@
 //! printed: every request of the workload is one connected trace, the
 //! failing call is an error, and the untrusted caller's trace is linked.
 
-use std::process::Command;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    io::{BufRead, BufReader, Read},
+    process::{Command, Stdio},
+};
 
-fn demo(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_demo"))
+use otlp_receiver::Receiver;
+
+/// The demo, without colour and without an OTLP endpoint from the
+/// environment the tests run in.
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demo"));
+    command
         .args(args)
         .env("NO_COLOR", "1")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .output()
-        .unwrap();
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+    command
+}
+
+fn demo(args: &[&str]) -> String {
+    run(command(args))
+}
+
+fn run(mut command: Command) -> String {
+    let output = command.output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
         output.status.success(),
@@ -109,4 +126,158 @@ fn queries_select_traces() {
     assert!(slow_traces[0][1].contains("slow"), "{slow}");
     let inventory = demo(&["--service", "inventory"]);
     assert_eq!(traces(&inventory).len(), 6, "{inventory}");
+}
+
+/// The trace ids of the waterfalls, in order.
+fn trace_ids<'a>(traces: &[Vec<&'a str>]) -> Vec<&'a str> {
+    traces.iter().map(|t| &t[0][..32]).collect()
+}
+
+const OUTSIDE_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_sends_every_span_to_the_endpoint() {
+    let receiver = Receiver::start().await.unwrap();
+    let mut command = command(&["--otlp"]);
+    command.env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint());
+    let out = tokio::task::spawn_blocking(move || run(command))
+        .await
+        .unwrap();
+    assert!(out.contains("(also exporting over OTLP)"), "{out}");
+    assert!(out.contains("spans sent over OTLP"), "{out}");
+
+    // What was exported is what was shown: the same 7 traces, the same
+    // 33 spans, each trace one tree.
+    let spans = receiver.spans();
+    assert_eq!(spans.len(), 33, "{spans:#?}");
+    let shown = traces(&out);
+    let exported: BTreeSet<String> = spans.iter().map(|s| s.trace_id()).collect();
+    let printed: BTreeSet<String> = trace_ids(&shown).into_iter().map(str::to_owned).collect();
+    assert_eq!(exported, printed);
+    let mut by_trace: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for span in &spans {
+        by_trace.entry(span.trace_id()).or_default().push(span);
+    }
+    for (trace_id, trace) in &by_trace {
+        let ids: BTreeSet<String> = trace.iter().map(|s| s.span_id()).collect();
+        let roots: Vec<_> = trace
+            .iter()
+            .filter(|s| !ids.contains(&s.parent_id()))
+            .collect();
+        assert_eq!(roots.len(), 1, "{trace_id}: one root: {trace:#?}");
+        assert_eq!(roots[0].service, "gateway");
+        assert_eq!(roots[0].span.name, "GET /checkout/{item}");
+        let services: BTreeSet<&str> = trace.iter().map(|s| s.service.as_str()).collect();
+        assert!(services.contains("users"), "{trace:#?}");
+    }
+
+    // The failing users call is an error on both sides, and the
+    // gateway's span too (it answers 502).
+    let failed = trace_ids(&shown)[2];
+    let errors: BTreeSet<_> = by_trace[failed]
+        .iter()
+        .filter(|s| s.is_error())
+        .map(|s| (s.service.as_str(), s.span.name.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        BTreeSet::from([
+            ("gateway", "GET /checkout/{item}"),
+            ("gateway", "GET"),
+            ("users", "GET /users/{id}"),
+        ])
+    );
+
+    // The partner's trace continues; the untrusted caller's root is
+    // linked to the trace it sent.
+    let ids = trace_ids(&shown);
+    assert_eq!(ids[5], OUTSIDE_TRACE);
+    let untrusted = by_trace[ids[6]]
+        .iter()
+        .find(|s| s.span.parent_span_id.is_empty())
+        .unwrap();
+    let linked: Vec<String> = untrusted
+        .span
+        .links
+        .iter()
+        .map(|l| l.trace_id.iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    assert_eq!(linked, [OUTSIDE_TRACE], "{untrusted:#?}");
+}
+
+/// `--serve` keeps the services up after the workload; a request sent
+/// then is one more trace, shown when the demo is interrupted.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_keeps_serving_until_interrupted() {
+    /// Ends the demo if the test fails before it does.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    let mut child = Running(
+        command(&["--serve"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let (stdout, url) = tokio::task::spawn_blocking(move || {
+        let mut url = None;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "ended early");
+            if let Some(rest) = line.trim().strip_prefix("curl -i http://") {
+                url.get_or_insert_with(|| format!("http://{rest}"));
+            }
+            if line.starts_with("Ctrl-C") {
+                return (stdout, url.expect("a curl line"));
+            }
+        }
+    })
+    .await
+    .unwrap();
+
+    let response = reqwest::Client::new()
+        .get(&url)
+        .header("x-request-id", "tried-with-curl")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "tried-with-curl");
+    let timing = response.headers()["server-timing"].to_str().unwrap();
+    let trace_id = timing.strip_prefix("trace;desc=00-").unwrap()[..32].to_owned();
+    response.bytes().await.unwrap();
+
+    // Ctrl-C, as a user would.
+    let interrupted = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.0.id())])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        let mut stdout = stdout;
+        stdout.read_to_string(&mut rest).unwrap();
+        let status = child.0.wait().unwrap();
+        assert!(status.success(), "{rest}");
+        rest
+    })
+    .await
+    .unwrap();
+    let shown = traces(&out);
+    assert_eq!(shown.len(), 8, "the workload's 7 and ours: {out}");
+    assert_eq!(trace_ids(&shown)[7], trace_id, "{out}");
+    assert_eq!(
+        shown[7].iter().filter(|l| l.contains('|')).count(),
+        5,
+        "{out}"
+    );
 }
