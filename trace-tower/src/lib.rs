@@ -24,11 +24,13 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use trace_core::{CorrelationId, TraceContext};
+//! use trace_core::TraceContext;
 //! use trace_tower::TraceContextLayer;
 //!
-//! async fn handler(cx: TraceContext, id: CorrelationId) -> String {
-//!     format!("trace {} request {id}", cx.trace_id())
+//! async fn handler() -> String {
+//!     // Current for everything the handler awaits, inside the layer.
+//!     let cx = TraceContext::current().expect("the layer is on the router");
+//!     format!("trace {} span {}", cx.trace_id(), cx.span_id())
 //! }
 //!
 //! let app: Router = Router::new()
