@@ -35,6 +35,17 @@ pub trait Carrier {
 
     /// Removes a header.
     fn remove(&mut self, name: &HeaderName);
+
+    /// Every header and value, in order, when the carrier can list them
+    /// cheaply. [`Propagator::extract`] then finds all the headers it reads
+    /// in one pass instead of one lookup (and one hash of the name) each.
+    /// The default is `None`: one [`get_all_values`](Self::get_all_values)
+    /// per header.
+    fn all_headers<'a>(
+        &'a self,
+    ) -> Option<impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)> + use<'a, Self>> {
+        None::<std::iter::Empty<_>>
+    }
 }
 
 impl Carrier for HeaderMap {
@@ -52,6 +63,45 @@ impl Carrier for HeaderMap {
     fn remove(&mut self, name: &HeaderName) {
         Self::remove(self, name);
     }
+
+    fn all_headers<'a>(
+        &'a self,
+    ) -> Option<impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)> + use<'a>> {
+        Some(self.iter())
+    }
+}
+
+/// Where a header was seen in a carrier: its first value, and whether it
+/// had more than one.
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    first: Option<&'a HeaderValue>,
+    repeated: bool,
+}
+
+impl<'a> Seen<'a> {
+    const NONE: Self = Self {
+        first: None,
+        repeated: false,
+    };
+
+    fn add(&mut self, value: &'a HeaderValue) {
+        if self.first.is_some() {
+            self.repeated = true;
+        } else {
+            self.first = Some(value);
+        }
+    }
+}
+
+/// The headers extraction reads, found in one pass or by lookups.
+struct Found<'a> {
+    traceparent: Seen<'a>,
+    tracestate: Seen<'a>,
+    baggage: Seen<'a>,
+    /// The first of the correlation-ID names (in the configured order)
+    /// that is present, and its index.
+    correlation: Option<(usize, Seen<'a>)>,
 }
 
 /// Why an incoming header was not used.
@@ -329,59 +379,129 @@ impl Propagator {
     pub fn extract<C: Carrier + ?Sized>(&self, carrier: &C) -> Incoming {
         let fields = self.inner.fields;
         let mut incoming = Incoming::default();
+        if fields.is_empty() {
+            return incoming;
+        }
+        let found = self.find(carrier);
 
         if fields.contains(Propagate::TRACEPARENT) {
-            let mut lines = carrier.get_all_values(&TRACEPARENT);
-            incoming.parent = match (lines.next(), lines.next()) {
-                (None, _) => None,
-                (Some(_), Some(_)) => {
+            let seen = found.traceparent;
+            incoming.parent = match seen.first {
+                None => None,
+                Some(_) if seen.repeated => {
                     incoming.dropped.traceparent = Some(DropReason::Repeated);
                     None
                 }
-                (Some(line), None) => TraceParent::try_from(line)
+                Some(line) => TraceParent::try_from(line)
                     .map_err(|e| incoming.dropped.traceparent = Some(DropReason::Invalid(e.kind())))
                     .ok(),
             };
         }
 
-        if fields.contains(Propagate::TRACESTATE) {
-            let mut lines = carrier.get_all_values(&TRACESTATE).peekable();
+        if fields.contains(Propagate::TRACESTATE) && found.tracestate.first.is_some() {
             if incoming.parent.is_none() {
-                if lines.peek().is_some() {
-                    incoming.dropped.tracestate = Some(DropReason::NoValidParent);
-                }
+                incoming.dropped.tracestate = Some(DropReason::NoValidParent);
             } else {
-                match TraceState::from_header_values(lines) {
+                let state = if found.tracestate.repeated {
+                    TraceState::from_header_values(carrier.get_all_values(&TRACESTATE))
+                } else {
+                    TraceState::from_header_values(found.tracestate.first)
+                };
+                match state {
                     Ok(state) => incoming.trace_state = state,
                     Err(e) => incoming.dropped.tracestate = Some(DropReason::Invalid(e.kind())),
                 }
             }
         }
 
-        if fields.contains(Propagate::BAGGAGE) {
-            let (baggage, dropped) = Baggage::from_header_values(carrier.get_all_values(&BAGGAGE));
+        if fields.contains(Propagate::BAGGAGE) && found.baggage.first.is_some() {
+            let (baggage, dropped) = if found.baggage.repeated {
+                Baggage::from_header_values(carrier.get_all_values(&BAGGAGE))
+            } else {
+                Baggage::from_header_values(found.baggage.first)
+            };
             incoming.baggage = baggage;
             incoming.dropped.baggage = dropped.map(|e| DropReason::Invalid(e.kind()));
         }
 
-        if fields.contains(Propagate::CORRELATION_ID) {
-            for name in &self.inner.correlation_read {
-                let mut lines = carrier.get_all_values(name);
-                let Some(line) = lines.next() else {
-                    continue;
-                };
-                if lines.next().is_some() {
-                    incoming.dropped.correlation_id = Some(DropReason::Repeated);
-                } else {
-                    let id = CorrelationId::try_from(line);
-                    incoming.dropped.correlation_id =
-                        id.as_ref().err().map(|e| DropReason::Invalid(e.kind()));
-                    incoming.correlation_id = id.ok();
-                }
-                break;
+        if let Some((_, seen)) = found.correlation
+            && let Some(line) = seen.first
+        {
+            if seen.repeated {
+                incoming.dropped.correlation_id = Some(DropReason::Repeated);
+            } else {
+                let id = CorrelationId::try_from(line);
+                incoming.dropped.correlation_id =
+                    id.as_ref().err().map(|e| DropReason::Invalid(e.kind()));
+                incoming.correlation_id = id.ok();
             }
         }
         incoming
+    }
+
+    /// The headers `extract` reads: in one pass over the carrier when it
+    /// can list its headers, else by a lookup each.
+    fn find<'a, C: Carrier + ?Sized>(&self, carrier: &'a C) -> Found<'a> {
+        let fields = self.inner.fields;
+        let names = if fields.contains(Propagate::CORRELATION_ID) {
+            &self.inner.correlation_read[..]
+        } else {
+            &[]
+        };
+        let mut found = Found {
+            traceparent: Seen::NONE,
+            tracestate: Seen::NONE,
+            baggage: Seen::NONE,
+            correlation: None,
+        };
+        if let Some(headers) = carrier.all_headers() {
+            for (name, value) in headers {
+                // Most request headers are standard ones (`host`, `accept`,
+                // …), which no name compared here is: each comparison
+                // fails on the representation, without reading bytes.
+                if *name == TRACEPARENT {
+                    found.traceparent.add(value);
+                } else if *name == TRACESTATE {
+                    found.tracestate.add(value);
+                } else if *name == BAGGAGE {
+                    found.baggage.add(value);
+                } else if let Some(i) = names.iter().position(|n| n == name) {
+                    match &mut found.correlation {
+                        Some((best, seen)) if *best == i => seen.add(value),
+                        Some((best, _)) if *best < i => {}
+                        // None yet, or only a later name: this one wins.
+                        other => {
+                            let mut seen = Seen::NONE;
+                            seen.add(value);
+                            *other = Some((i, seen));
+                        }
+                    }
+                }
+            }
+            return found;
+        }
+        let seen = |name: &HeaderName| {
+            let mut seen = Seen::NONE;
+            for value in carrier.get_all_values(name).take(2) {
+                seen.add(value);
+            }
+            seen
+        };
+        if fields.contains(Propagate::TRACEPARENT) {
+            found.traceparent = seen(&TRACEPARENT);
+        }
+        if fields.contains(Propagate::TRACESTATE) {
+            found.tracestate = seen(&TRACESTATE);
+        }
+        if fields.contains(Propagate::BAGGAGE) {
+            found.baggage = seen(&BAGGAGE);
+        }
+        found.correlation = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (i, seen(name)))
+            .find(|(_, seen)| seen.first.is_some());
+        found
     }
 
     /// Writes `cx` into a request's headers: those of `destination` that
