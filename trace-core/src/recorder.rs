@@ -258,7 +258,14 @@ impl Span {
         F: FnOnce() -> Vec<Attribute<'static>>,
     {
         let recording = if decision.is_recording() && recorder.is_enabled() {
-            start.attributes.extend(attributes());
+            let computed = attributes();
+            // Usually there are none yet: keep the computed vector (and the
+            // room its maker left for the response's attributes).
+            if start.attributes.is_empty() {
+                start.attributes = computed;
+            } else {
+                start.attributes.extend(computed);
+            }
             recorder.start(start)
         } else {
             None

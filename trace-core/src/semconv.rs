@@ -85,7 +85,14 @@ pub fn http_server_span_name(method: &Method, route: Option<&str>) -> Cow<'stati
         known => known,
     };
     match route {
-        Some(route) => Cow::Owned(format!("{method} {route}")),
+        // Sized once: no `fmt` machinery and no regrowth per request.
+        Some(route) => {
+            let mut name = String::with_capacity(method.len() + 1 + route.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(route);
+            Cow::Owned(name)
+        }
         None => Cow::Borrowed(method),
     }
 }

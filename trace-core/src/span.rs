@@ -93,6 +93,12 @@ impl<'a> From<&'a str> for Value<'a> {
     }
 }
 
+impl<'a> From<Cow<'a, str>> for Value<'a> {
+    fn from(s: Cow<'a, str>) -> Self {
+        Value::Str(s)
+    }
+}
+
 impl From<String> for Value<'_> {
     fn from(s: String) -> Self {
         Value::Str(Cow::Owned(s))

@@ -121,7 +121,12 @@ fn request_attributes<B>(
                     req.method().as_str().to_owned(),
                 ));
             }
-            let scheme = req.uri().scheme_str().unwrap_or("http").to_owned();
+            // The two schemes there are, without an allocation.
+            let scheme: Cow<'static, str> = match req.uri().scheme_str() {
+                None | Some("http") => Cow::Borrowed("http"),
+                Some("https") => Cow::Borrowed("https"),
+                Some(other) => Cow::Owned(other.to_owned()),
+            };
             attributes.push(Attribute::new(semconv::URL_SCHEME, scheme));
             attributes.push(Attribute::new(
                 semconv::URL_PATH,
