@@ -1,0 +1,69 @@
+//! Run: `cargo build --release -p trace-tower --features axum --example callgrind`, then
+//! `valgrind --tool=callgrind target/release/examples/callgrind ours 2000`.
+//!
+//! Sends `N` requests (default 10,000) through an axum router, as the
+//! `layer` benchmark does, for an instruction count that does not vary from
+//! run to run: `bare` (no layer), `ours` (propagation only), `memory`
+//! (recording into the in-memory store) or `tower-http` (`TraceLayer` +
+//! `SetRequestIdLayer` + `PropagateRequestIdLayer`, as in the benchmark). The difference between two counts
+//! over `N` is the layer's cost per request.
+
+use std::hint::black_box;
+
+use axum::{Router, body::Body, routing::get};
+use http::{HeaderName, Request};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use trace_core::InMemoryRecorder;
+use trace_tower::TraceContextLayer;
+
+async fn user() -> &'static str {
+    "{\"id\":7}"
+}
+
+fn request() -> Request<Body> {
+    Request::get("/users/7")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .header("user-agent", "bench/1.0")
+        .body(Body::empty())
+        .expect("a valid request")
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let stack = args.next().unwrap_or_default();
+    let count: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let router = Router::new().route("/users/{id}", get(user));
+    let app = match stack.as_str() {
+        "bare" => router,
+        "ours" => router.layer(TraceContextLayer::new()),
+        "memory" => router.layer(TraceContextLayer::new().recorder(InMemoryRecorder::new(1024))),
+        "tower-http" => {
+            let x_request_id = HeaderName::from_static("x-request-id");
+            router
+                .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+                .layer(TraceLayer::new_for_http())
+                .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        }
+        _ => {
+            eprintln!("usage: callgrind bare|ours|memory|tower-http [N]");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        for _ in 0..count {
+            let response = app.clone().oneshot(request()).await.expect("infallible");
+            black_box(response.into_body().collect().await.expect("a body"));
+        }
+    });
+}
