@@ -3,6 +3,10 @@
 //! by side in one run:
 //!
 //! - the bare router;
+//! - for reference, a layer that does nothing (what axum's `Router::layer`
+//!   costs by itself), and the least a propagation-only layer must do
+//!   (`support/minimal.rs`: parse the `traceparent`, make the ids, put the
+//!   context in the extensions, write the correlation ID);
 //! - our layer, propagation only (the default no-op recorder);
 //! - our layer recording into the in-memory recorder;
 //! - tower-http's `TraceLayer::new_for_http()` + `SetRequestIdLayer` (UUID) +
@@ -44,7 +48,7 @@ use opentelemetry_sdk::{
     propagation::TraceContextPropagator,
     trace::{SdkTracerProvider, SpanData, SpanExporter},
 };
-use tower::ServiceExt;
+use tower::{ServiceExt, layer::util::Identity};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
@@ -53,6 +57,10 @@ use trace_core::{InMemoryRecorder, OtelIdGenerator, OtelRecorder};
 use trace_tower::TraceContextLayer;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
+
+mod support {
+    pub(crate) mod minimal;
+}
 
 async fn user() -> &'static str {
     "{\"id\":7}"
@@ -82,6 +90,11 @@ fn layer(c: &mut Criterion) {
     let x_request_id = HeaderName::from_static("x-request-id");
     let stacks: Vec<(&str, Router)> = vec![
         ("bare-router", router()),
+        ("reference/identity-layer", router().layer(Identity::new())),
+        (
+            "reference/minimal-propagation",
+            router().layer(support::minimal::MinimalLayer),
+        ),
         (
             "ours/propagation-only",
             router().layer(TraceContextLayer::new()),

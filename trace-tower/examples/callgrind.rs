@@ -3,12 +3,17 @@
 //!
 //! Sends `N` requests (default 10,000) through an axum router, as the
 //! `layer` benchmark does, for an instruction count that does not vary from
-//! run to run: `bare` (no layer), `ours` (propagation only), `memory`
+//! run to run: `bare` (no layer), `identity` (a layer that does nothing:
+//! what axum's `Router::layer` itself costs), `minimal` (the least a
+//! propagation-only layer must do: `benches/support/minimal.rs`), `ours` (propagation only), `memory`
 //! (recording into the in-memory store) or `tower-http` (`TraceLayer` +
 //! `SetRequestIdLayer` + `PropagateRequestIdLayer`, as in the benchmark). The difference between two counts
 //! over `N` is the layer's cost per request.
 
 use std::hint::black_box;
+
+#[path = "../benches/support/minimal.rs"]
+mod minimal;
 
 use axum::{Router, body::Body, routing::get};
 use http::{HeaderName, Request};
@@ -43,6 +48,10 @@ fn main() {
     let router = Router::new().route("/users/{id}", get(user));
     let app = match stack.as_str() {
         "bare" => router,
+        // Any layer at all: what axum's `Router::layer` costs by itself.
+        "identity" => router.layer(tower::layer::util::Identity::new()),
+        // The least a propagation-only layer must do (see its module).
+        "minimal" => router.layer(minimal::MinimalLayer),
         "ours" => router.layer(TraceContextLayer::new()),
         "memory" => router.layer(TraceContextLayer::new().recorder(InMemoryRecorder::new(1024))),
         "tower-http" => {
@@ -53,7 +62,7 @@ fn main() {
                 .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         }
         _ => {
-            eprintln!("usage: callgrind bare|ours|memory|tower-http [N]");
+            eprintln!("usage: callgrind bare|identity|minimal|ours|memory|tower-http [N]");
             std::process::exit(2);
         }
     };

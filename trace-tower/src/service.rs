@@ -260,12 +260,18 @@ where
             Some(_) => (Decision::Drop, None),
             None => (started.decision, None),
         };
-        let span = Span::start(
-            &*config.recorder,
-            decision,
-            SpanStart::new(&cx, &name, SpanKind::Server),
-            || request_attributes(&req, route, peer, config.protocol),
-        );
+        // Checked here rather than left to `Span::start`: a span start reads
+        // the clock, which a span that records nothing does not need.
+        let span = if recording && decision.is_recording() {
+            Span::start(
+                &*config.recorder,
+                decision,
+                SpanStart::new(&cx, &name, SpanKind::Server),
+                || request_attributes(&req, route, peer, config.protocol),
+            )
+        } else {
+            Span::none()
+        };
 
         // A filtered request gets no `tracing` span either: under
         // `tracing-opentelemetry` it would be exported.
