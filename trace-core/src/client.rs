@@ -116,10 +116,10 @@ impl ClientTracing {
             TraceContext::start_child(parent, &*self.sampler, name, SpanKind::Client, &[]);
         let fields = destination.map_or(Propagate::NONE, |uri| self.destinations.decide(uri));
         self.propagator.inject(&started.context, fields, headers);
-        let span = Span::start(
+        let span = Span::start_with(
             &*self.recorder,
             started.decision,
-            SpanStart::new(&started.context, name, SpanKind::Client),
+            || SpanStart::new(&started.context, name, SpanKind::Client),
             attributes,
         );
         ClientCall {

@@ -251,13 +251,54 @@ impl Span {
     pub fn start<F>(
         recorder: &dyn Recorder,
         decision: Decision,
-        mut start: SpanStart<'_>,
+        start: SpanStart<'_>,
         attributes: F,
     ) -> Self
     where
         F: FnOnce() -> Vec<Attribute<'static>>,
     {
+        Self::start_with(recorder, decision, || start, attributes)
+    }
+
+    /// [`start`](Self::start), with the [`SpanStart`] made only for a span
+    /// that records: [`SpanStart::new`] reads the clock, which a span that
+    /// records nothing (propagation only, or not sampled) does not need.
+    /// Adapters use this on the request path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::{Decision, InMemoryRecorder, Span, SpanKind, SpanStart, Status, TraceContext};
+    ///
+    /// let recorder = InMemoryRecorder::new(16);
+    /// let cx = TraceContext::new_root(true);
+    /// for decision in [Decision::Drop, Decision::RecordAndSample] {
+    ///     let span = Span::start_with(
+    ///         &recorder,
+    ///         decision,
+    ///         || {
+    ///             assert!(decision.is_recording(), "made only for a span that records");
+    ///             SpanStart::new(&cx, "work", SpanKind::Internal)
+    ///         },
+    ///         Vec::new,
+    ///     );
+    ///     span.end(Status::Unset, Vec::new());
+    /// }
+    /// assert_eq!(recorder.finished().len(), 1);
+    /// ```
+    #[inline]
+    pub fn start_with<'a, S, F>(
+        recorder: &dyn Recorder,
+        decision: Decision,
+        start: S,
+        attributes: F,
+    ) -> Self
+    where
+        S: FnOnce() -> SpanStart<'a>,
+        F: FnOnce() -> Vec<Attribute<'static>>,
+    {
         let recording = if decision.is_recording() && recorder.is_enabled() {
+            let mut start = start();
             let computed = attributes();
             // Usually there are none yet: keep the computed vector (and the
             // room its maker left for the response's attributes).

@@ -260,18 +260,12 @@ where
             Some(_) => (Decision::Drop, None),
             None => (started.decision, None),
         };
-        // Checked here rather than left to `Span::start`: a span start reads
-        // the clock, which a span that records nothing does not need.
-        let span = if recording && decision.is_recording() {
-            Span::start(
-                &*config.recorder,
-                decision,
-                SpanStart::new(&cx, &name, SpanKind::Server),
-                || request_attributes(&req, route, peer, config.protocol),
-            )
-        } else {
-            Span::none()
-        };
+        let span = Span::start_with(
+            &*config.recorder,
+            decision,
+            || SpanStart::new(&cx, &name, SpanKind::Server),
+            || request_attributes(&req, route, peer, config.protocol),
+        );
 
         // A filtered request gets no `tracing` span either: under
         // `tracing-opentelemetry` it would be exported.
