@@ -92,7 +92,7 @@
 macro_rules! impl_parse {
     ($ty:ty) => {
         impl std::str::FromStr for $ty {
-            type Err = $crate::ParseError;
+            type Err = $crate::codec::ParseError;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::parse(s.as_bytes())
@@ -100,7 +100,7 @@ macro_rules! impl_parse {
         }
 
         impl TryFrom<&str> for $ty {
-            type Error = $crate::ParseError;
+            type Error = $crate::codec::ParseError;
 
             fn try_from(s: &str) -> Result<Self, Self::Error> {
                 Self::parse(s.as_bytes())
@@ -108,7 +108,7 @@ macro_rules! impl_parse {
         }
 
         impl TryFrom<&[u8]> for $ty {
-            type Error = $crate::ParseError;
+            type Error = $crate::codec::ParseError;
 
             fn try_from(s: &[u8]) -> Result<Self, Self::Error> {
                 Self::parse(s)
@@ -117,86 +117,112 @@ macro_rules! impl_parse {
     };
 }
 
-#[cfg(feature = "axum")]
-mod axum;
-mod baggage;
-mod body;
-mod chars;
-mod client;
-mod context;
-mod correlation;
-mod error;
-mod filter;
-mod ids;
-#[cfg(feature = "opentelemetry")]
-mod otel;
-#[cfg(feature = "opentelemetry")]
-mod otel_recorder;
-mod policy;
-mod propagator;
-mod recorder;
-mod sampling;
-mod span;
-mod start;
-mod traceparent;
-mod tracestate;
-#[cfg(feature = "tracing-opentelemetry")]
-mod tracing_otel;
-#[cfg(feature = "tracing")]
-mod tracing_span;
-
-pub mod semconv;
-
-use http::HeaderName;
-
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use crate::axum::MissingTraceLayer;
-#[cfg(feature = "opentelemetry")]
-#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
-pub use crate::otel_recorder::{OtelIdGenerator, OtelRecorder};
-#[cfg(feature = "tracing-opentelemetry")]
-pub use crate::tracing_otel::TracingRecorder;
-pub use crate::{
-    baggage::{Baggage, Iter as BaggageIter, Member, Properties, Property},
-    body::{SpanBody, TrailerClassifier},
-    client::{ClientCall, ClientTracing},
-    context::{ContextGuard, FutureExt, TraceContext, WithContext},
-    correlation::{CorrelationId, X_CORRELATION_ID, X_REQUEST_ID},
-    error::{ParseError, ParseErrorKind},
-    filter::RequestFilter,
-    ids::{SpanId, TraceFlags, TraceId},
-    policy::{AllowHosts, DestinationPolicy, Propagate, RequestInfo, Trust, TrustIf, TrustPolicy},
-    propagator::{Carrier, DropReason, Dropped, EnvError, Incoming, Propagator},
-    recorder::{
-        FinishedSpan, InMemoryRecorder, NoopRecorder, Recorder, RecordingSpan, Span, SpanEnd,
-        SpanStart, Status,
-    },
-    sampling::{
-        AlwaysOff, AlwaysOn, Clock, Decision, MonotonicClock, ParentBased, ParentTrust,
-        RateLimited, Sampler, SamplingInput, SamplingResult, TraceIdRatio,
-    },
-    span::{Attribute, SpanKind, Value},
-    start::Started,
-    traceparent::TraceParent,
-    tracestate::{Iter as TraceStateIter, TraceState},
-};
-
-/// Limits this crate applies, from the specifications.
-pub mod limits {
-    pub use crate::baggage::{MAX_BYTES as BAGGAGE_MAX_BYTES, MAX_MEMBERS as BAGGAGE_MAX_MEMBERS};
-    pub use crate::correlation::MAX_LEN as CORRELATION_ID_MAX_LEN;
-    pub use crate::tracestate::{
-        MAX_LEN as TRACESTATE_MAX_LEN, MAX_MEMBERS as TRACESTATE_MAX_MEMBERS,
+/// Setters that forward to a [`ClientTracing`] or a [`ServerTracing`],
+/// written once for every adapter that holds one: the adapter's
+/// `fn tracing_mut(&mut self) -> &mut ClientTracing` (or `ServerTracing`)
+/// says where it is. Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __forward_setters {
+    ($tracing:ident { $($(#[doc = $doc:literal])* fn $name:ident($arg:ident: $ty:ty);)* }) => {
+        $(
+            $(#[doc = $doc])*
+            #[doc = ""]
+            #[doc = concat!("The same as `", stringify!($tracing), "::", stringify!($name), "` in trace-core.")]
+            #[must_use]
+            pub fn $name(mut self, $arg: $ty) -> Self {
+                let tracing = self.tracing_mut();
+                *tracing = ::std::mem::take(tracing).$name($arg);
+                self
+            }
+        )*
     };
 }
 
-/// The `traceparent` header name.
-pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-/// The `tracestate` header name.
-pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
-/// The `baggage` header name.
-pub const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+/// The setters of a client adapter, forwarded to its [`ClientTracing`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __client_setters {
+    () => {
+        $crate::__forward_setters!(ClientTracing {
+            /// The propagator (which headers, the correlation-ID header's name).
+            fn propagator(propagator: $crate::Propagator);
+            /// The sampler (client spans usually follow their parent).
+            fn sampler(sampler: impl $crate::Sampler);
+            /// Where client spans are recorded.
+            fn recorder(recorder: impl $crate::Recorder);
+            /// Which destinations receive which headers.
+            fn destinations(policy: impl $crate::DestinationPolicy);
+        });
+    };
+}
+
+/// The setters of a server adapter, forwarded to its [`ServerTracing`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __server_setters {
+    () => {
+        $crate::__forward_setters!(ServerTracing {
+            /// The propagator: which headers are read and written, and the
+            /// correlation-ID header's name.
+            fn propagator(propagator: $crate::Propagator);
+            /// What to believe from callers, decided per request.
+            fn trust(policy: impl $crate::TrustPolicy);
+            /// The sampler.
+            fn sampler(sampler: impl $crate::Sampler);
+            /// Where spans are recorded.
+            fn recorder(recorder: impl $crate::Recorder);
+            /// Whether the response carries the correlation ID (default: yes).
+            fn echo_correlation_id(echo: bool);
+            /// How a correlation ID is made when the request has none
+            /// (default: a UUID v7).
+            fn correlation_id_generator(generate: fn() -> $crate::CorrelationId);
+            /// Whether the response tells the caller about the server span.
+            fn response_trace_context(mode: $crate::instrument::ResponseTraceContext);
+            /// Requests that make no span (they still propagate and get
+            /// their correlation ID).
+            fn filter(filter: $crate::RequestFilter);
+        });
+    };
+}
+
+pub mod codec;
+pub mod context;
+pub mod instrument;
+mod integrations;
+pub mod policy;
+pub mod propagation;
+pub mod record;
+pub mod sampling;
+pub mod semconv;
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use crate::integrations::axum::MissingTraceLayer;
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub use crate::integrations::opentelemetry::{OtelIdGenerator, OtelRecorder};
+#[cfg(feature = "tracing-opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing-opentelemetry")))]
+pub use crate::integrations::tracing::TracingRecorder;
+// What a user types; the rest is reached by its module's path.
+pub use crate::{
+    codec::{
+        BAGGAGE, Baggage, CorrelationId, ParseError, SpanId, TRACEPARENT, TRACESTATE, TraceFlags,
+        TraceId, TraceParent, TraceState, X_CORRELATION_ID, X_REQUEST_ID, limits,
+    },
+    context::{FutureExt, TraceContext},
+    instrument::{ClientTracing, ServerTracing},
+    policy::{
+        AllowHosts, DestinationPolicy, Propagate, RequestFilter, RequestInfo, Trust, TrustPolicy,
+    },
+    propagation::Propagator,
+    record::{
+        Attribute, FinishedSpan, InMemoryRecorder, NoopRecorder, Recorder, Span, SpanKind, Status,
+        Value,
+    },
+    sampling::{AlwaysOff, AlwaysOn, ParentBased, RateLimited, Sampler, TraceIdRatio},
+};
 
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -14,11 +14,11 @@
 //! assert!(semconv::http_client_status(404).is_error());
 //! ```
 
-use std::borrow::Cow;
+use std::{borrow::Cow, net::SocketAddr};
 
-use http::{HeaderMap, HeaderName, Method};
+use http::{HeaderMap, HeaderName, Method, Request, Uri, Version, header, uri::Authority};
 
-use crate::{Attribute, Status};
+use crate::record::{Attribute, Status};
 
 /// `http.request.method`: a known method, or `_OTHER`.
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
@@ -85,16 +85,49 @@ pub fn http_server_span_name(method: &Method, route: Option<&str>) -> Cow<'stati
         known => known,
     };
     match route {
-        // Sized once: no `fmt` machinery and no regrowth per request.
-        Some(route) => {
-            let mut name = String::with_capacity(method.len() + 1 + route.len());
-            name.push_str(method);
-            name.push(' ');
-            name.push_str(route);
-            Cow::Owned(name)
-        }
+        Some(route) => http_server_span_name_owned(method, route),
         None => Cow::Borrowed(method),
     }
+}
+
+/// [`http_server_span_name`], written into `buffer` when it fits (no
+/// allocation on the request path), else allocated.
+///
+/// # Examples
+///
+/// ```
+/// use http::Method;
+/// use trace_core::semconv;
+///
+/// let mut buffer = [0; 64];
+/// assert_eq!(semconv::http_server_span_name_in(&Method::GET, Some("/users/{id}"), &mut buffer), "GET /users/{id}");
+/// ```
+pub fn http_server_span_name_in<'b, const N: usize>(
+    method: &Method,
+    route: Option<&'b str>,
+    buffer: &'b mut [u8; N],
+) -> Cow<'b, str> {
+    let method = http_client_span_name(method);
+    let Some(route) = route else {
+        return Cow::Borrowed(method);
+    };
+    let len = method.len() + 1 + route.len();
+    if len > N {
+        return http_server_span_name_owned(method, route);
+    }
+    buffer[..method.len()].copy_from_slice(method.as_bytes());
+    buffer[method.len()] = b' ';
+    buffer[method.len() + 1..len].copy_from_slice(route.as_bytes());
+    Cow::Borrowed(std::str::from_utf8(&buffer[..len]).expect("made of two strs and a space"))
+}
+
+fn http_server_span_name_owned(method: &str, route: &str) -> Cow<'static, str> {
+    // Sized once: no `fmt` machinery and no regrowth.
+    let mut name = String::with_capacity(method.len() + 1 + route.len());
+    name.push_str(method);
+    name.push(' ');
+    name.push_str(route);
+    Cow::Owned(name)
 }
 
 /// An HTTP client span's name: `{method}` (`HTTP` for an unknown method).
@@ -242,6 +275,198 @@ pub fn grpc_service_method(path: &str) -> Option<(&str, &str)> {
         .then_some((service, method))
 }
 
+/// The `http.request.method` attribute, and `http.request.method_original`
+/// with the method as sent when it is `_OTHER`: for servers and clients.
+pub fn push_http_method(method: &Method, attributes: &mut Vec<Attribute<'static>>) {
+    let known = http_method(method);
+    attributes.push(Attribute::new(HTTP_REQUEST_METHOD, known));
+    if known == "_OTHER" {
+        attributes.push(Attribute::new(
+            HTTP_REQUEST_METHOD_ORIGINAL,
+            method.as_str().to_owned(),
+        ));
+    }
+}
+
+/// `server.address` and `server.port` of an authority; `default_port` is
+/// the port to report when the authority names none (clients report the
+/// scheme's, servers only a port that was sent).
+pub fn push_server_address(
+    authority: &Authority,
+    default_port: Option<u16>,
+    attributes: &mut Vec<Attribute<'static>>,
+) {
+    attributes.push(Attribute::new(SERVER_ADDRESS, authority.host().to_owned()));
+    if let Some(port) = authority.port_u16().or(default_port) {
+        attributes.push(Attribute::new(SERVER_PORT, i64::from(port)));
+    }
+}
+
+/// The port a URI's scheme implies: 80 for `http`, 443 for `https`.
+#[must_use]
+pub fn default_port(uri: &Uri) -> Option<u16> {
+    match uri.scheme_str() {
+        Some("http") => Some(80),
+        Some("https") => Some(443),
+        _ => None,
+    }
+}
+
+/// `network.protocol.version` of an HTTP version.
+#[must_use]
+pub fn protocol_version(version: Version) -> Option<&'static str> {
+    Some(match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// The attributes of an HTTP server span at its start: method, scheme,
+/// path, route, then those [`push_connection`] adds.
+#[must_use]
+pub fn http_server_attributes<B>(
+    request: &Request<B>,
+    route: Option<&str>,
+    peer: Option<SocketAddr>,
+) -> Vec<Attribute<'static>> {
+    // Room for the response's attributes too, so they never regrow it.
+    let mut attributes = Vec::with_capacity(12);
+    push_http_method(request.method(), &mut attributes);
+    // The two schemes there are, without an allocation.
+    let scheme: Cow<'static, str> = match request.uri().scheme_str() {
+        None | Some("http") => Cow::Borrowed("http"),
+        Some("https") => Cow::Borrowed("https"),
+        Some(other) => Cow::Owned(other.to_owned()),
+    };
+    attributes.push(Attribute::new(URL_SCHEME, scheme));
+    attributes.push(Attribute::new(URL_PATH, request.uri().path().to_owned()));
+    if let Some(route) = route {
+        attributes.push(Attribute::new(HTTP_ROUTE, route.to_owned()));
+    }
+    push_connection(request, peer, &mut attributes);
+    attributes
+}
+
+/// The attributes of a gRPC server span at its start: the `rpc.*`
+/// attributes, then those [`push_connection`] adds.
+#[must_use]
+pub fn grpc_server_attributes<B>(
+    request: &Request<B>,
+    peer: Option<SocketAddr>,
+) -> Vec<Attribute<'static>> {
+    let mut attributes = grpc_attributes(request.uri().path());
+    push_connection(request, peer, &mut attributes);
+    attributes
+}
+
+/// What a server knows of the connection: `server.address` and
+/// `server.port` (from the URI's authority, else the `Host` header),
+/// `network.protocol.version`, `user_agent.original` and `client.address`.
+pub fn push_connection<B>(
+    request: &Request<B>,
+    peer: Option<SocketAddr>,
+    attributes: &mut Vec<Attribute<'static>>,
+) {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok()?.parse::<Authority>().ok());
+    if let Some(authority) = request.uri().authority().or(host.as_ref()) {
+        push_server_address(authority, None, attributes);
+    }
+    if let Some(version) = protocol_version(request.version()) {
+        attributes.push(Attribute::new(NETWORK_PROTOCOL_VERSION, version));
+    }
+    if let Some(agent) = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        attributes.push(Attribute::new(USER_AGENT_ORIGINAL, agent.to_owned()));
+    }
+    if let Some(peer) = peer {
+        attributes.push(Attribute::new(CLIENT_ADDRESS, peer.ip().to_string()));
+    }
+}
+
+/// The attributes of an HTTP client span at its start: method,
+/// `url.full` (as given: the caller removes credentials and, unless asked,
+/// the query), `server.address` and `server.port` (the scheme's port when
+/// none is named), and `http.request.resend_count` for a retry.
+#[must_use]
+pub fn http_client_attributes(
+    method: &Method,
+    url_full: String,
+    destination: Option<&Uri>,
+    resend_count: u32,
+) -> Vec<Attribute<'static>> {
+    let mut attributes = Vec::with_capacity(8);
+    push_http_method(method, &mut attributes);
+    attributes.push(Attribute::new(URL_FULL, url_full));
+    if let Some(uri) = destination
+        && let Some(authority) = uri.authority()
+    {
+        push_server_address(authority, default_port(uri), &mut attributes);
+    }
+    if resend_count > 0 {
+        attributes.push(Attribute::new(
+            HTTP_REQUEST_RESEND_COUNT,
+            i64::from(resend_count),
+        ));
+    }
+    attributes
+}
+
+/// The attributes of a gRPC client span at its start: the `rpc.*`
+/// attributes of `path`, and the address of `target` (the channel's
+/// endpoint).
+#[must_use]
+pub fn grpc_client_attributes(path: &str, target: &Uri) -> Vec<Attribute<'static>> {
+    let mut attributes = grpc_attributes(path);
+    if let Some(authority) = target.authority() {
+        push_server_address(authority, None, &mut attributes);
+    }
+    attributes
+}
+
+/// The gRPC status a response without `grpc-status` stands for, from its
+/// HTTP status, as gRPC's "HTTP to gRPC Status Code Mapping"
+/// (<https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md>)
+/// says: `None` for 200, whose status comes in the trailers.
+#[must_use]
+pub fn grpc_status_from_http(code: u16) -> Option<i32> {
+    Some(match code {
+        200 => return None,
+        400 => 13,
+        401 => 16,
+        403 => 7,
+        404 => 12,
+        429 | 502 | 503 | 504 => 14,
+        _ => 2,
+    })
+}
+
+/// How a gRPC span ends, read from a response's head: `grpc-status` in a
+/// trailers-only response, else the HTTP status when it is not 200
+/// ([`grpc_status_from_http`]); `None` when the status is still to come in
+/// the trailers. `status` maps the code for the side (server or client).
+#[must_use]
+pub fn grpc_response_status(
+    http_status: u16,
+    headers: &HeaderMap,
+    status: fn(i32) -> Status,
+) -> Option<(Status, Vec<Attribute<'static>>)> {
+    let code = grpc_status_code(headers).or_else(|| grpc_status_from_http(http_status))?;
+    Some((
+        status(code),
+        vec![Attribute::new(RPC_GRPC_STATUS_CODE, i64::from(code))],
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,7 +514,7 @@ mod tests {
             !status.is_error(),
             "NOT_FOUND is the caller's problem on the server side"
         );
-        assert_eq!(attributes[0].value, crate::Value::I64(5));
+        assert_eq!(attributes[0].value, crate::record::Value::I64(5));
         assert!(
             grpc_client_trailers(&headers).unwrap().0.is_error(),
             "but an error for the client"

@@ -5,7 +5,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
-use trace_core::{Carrier, Propagate, Propagator};
+use trace_core::{Propagate, Propagator, propagation::Carrier};
 
 /// A carrier that only offers lookups (the trait's default `all_headers`).
 struct Lookups<'a>(&'a HeaderMap);

@@ -11,10 +11,7 @@
 
 use allocation_counter::measure;
 use http::{HeaderMap, HeaderValue};
-use trace_core::{
-    AlwaysOn, NoopRecorder, ParentBased, Propagate, Propagator, Span, SpanKind, SpanStart, Status,
-    Trust,
-};
+use trace_core::{AlwaysOn, NoopRecorder, ParentBased, Propagate, Propagator, Span, SpanKind, Status, Trust, record::SpanStart};
 
 fn incoming() -> HeaderMap {
     let mut headers = HeaderMap::new();

@@ -2,10 +2,7 @@
 //! records, so the recorded spans form one connected tree.
 
 use http::HeaderMap;
-use trace_core::{
-    AlwaysOn, Decision, InMemoryRecorder, ParentBased, Propagate, Propagator, RequestInfo, Span,
-    SpanKind, SpanStart, Status, TraceContext, Trust, TrustPolicy,
-};
+use trace_core::{AlwaysOn, InMemoryRecorder, ParentBased, Propagate, Propagator, RequestInfo, Span, SpanKind, Status, TraceContext, Trust, TrustPolicy, record::SpanStart, sampling::Decision};
 
 #[test]
 fn server_client_server_is_one_connected_tree() {

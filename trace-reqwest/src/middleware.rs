@@ -1,13 +1,12 @@
 //! The middleware.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use http::{Extensions, HeaderMap, Uri};
 use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Middleware, Next, Result};
 use trace_core::{
-    Attribute, ClientTracing, DestinationPolicy, Propagate, Propagator, Recorder, Sampler, Span,
-    SpanBody, Status, TraceContext, semconv,
+    Attribute, ClientTracing, Propagate, Span, Status, TraceContext, record::SpanBody, semconv,
 };
 
 /// What a call made outside any trace does.
@@ -105,35 +104,11 @@ impl TraceMiddleware {
         Arc::make_mut(&mut self.config)
     }
 
-    fn tracing(mut self, change: impl FnOnce(ClientTracing) -> ClientTracing) -> Self {
-        let config = self.config();
-        config.tracing = change(std::mem::take(&mut config.tracing));
-        self
+    fn tracing_mut(&mut self) -> &mut ClientTracing {
+        &mut self.config().tracing
     }
 
-    /// The propagator (which headers, the correlation-ID header's name).
-    #[must_use]
-    pub fn propagator(self, propagator: Propagator) -> Self {
-        self.tracing(|t| t.propagator(propagator))
-    }
-
-    /// The sampler (client spans usually follow their parent).
-    #[must_use]
-    pub fn sampler(self, sampler: impl Sampler) -> Self {
-        self.tracing(|t| t.sampler(sampler))
-    }
-
-    /// Where client spans are recorded.
-    #[must_use]
-    pub fn recorder(self, recorder: impl Recorder) -> Self {
-        self.tracing(|t| t.recorder(recorder))
-    }
-
-    /// Which destinations receive which headers.
-    #[must_use]
-    pub fn destinations(self, policy: impl DestinationPolicy) -> Self {
-        self.tracing(|t| t.destinations(policy))
-    }
+    trace_core::__client_setters!();
 
     /// What a call made outside any trace does.
     #[must_use]
@@ -161,7 +136,12 @@ impl std::fmt::Debug for TraceMiddleware {
     }
 }
 
-fn request_attributes(req: &Request, attempt: u32, record_query: bool) -> Vec<Attribute<'static>> {
+fn request_attributes(
+    req: &Request,
+    destination: Option<&Uri>,
+    attempt: u32,
+    record_query: bool,
+) -> Vec<Attribute<'static>> {
     let mut url = req.url().clone();
     // Credentials never reach a span; the query only when allowed.
     let _ = url.set_username("");
@@ -170,30 +150,7 @@ fn request_attributes(req: &Request, attempt: u32, record_query: bool) -> Vec<At
     if !record_query {
         url.set_query(None);
     }
-    let method = semconv::http_method(req.method());
-    let mut attributes = vec![
-        Attribute::new(semconv::HTTP_REQUEST_METHOD, method),
-        Attribute::new(semconv::URL_FULL, String::from(url)),
-    ];
-    if method == "_OTHER" {
-        attributes.push(Attribute::new(
-            semconv::HTTP_REQUEST_METHOD_ORIGINAL,
-            req.method().as_str().to_owned(),
-        ));
-    }
-    if let Some(host) = req.url().host_str() {
-        attributes.push(Attribute::new(semconv::SERVER_ADDRESS, host.to_owned()));
-    }
-    if let Some(port) = req.url().port_or_known_default() {
-        attributes.push(Attribute::new(semconv::SERVER_PORT, i64::from(port)));
-    }
-    if attempt > 0 {
-        attributes.push(Attribute::new(
-            semconv::HTTP_REQUEST_RESEND_COUNT,
-            i64::from(attempt),
-        ));
-    }
-    attributes
+    semconv::http_client_attributes(req.method(), String::from(url), destination, attempt)
 }
 
 /// A low-cardinality name for what went wrong.
@@ -264,7 +221,7 @@ impl Middleware for TraceMiddleware {
             name,
             destination.as_ref(),
             &mut headers,
-            || request_attributes(&req, attempt, config.record_query),
+            || request_attributes(&req, destination.as_ref(), attempt, config.record_query),
         );
         *req.headers_mut() = headers;
         let mut span = call.span;
@@ -286,17 +243,10 @@ impl Middleware for TraceMiddleware {
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(code),
                 ));
-                if let Some(error_type) = status.error_type() {
-                    span.set_attribute(Attribute::new(semconv::ERROR_TYPE, error_type.to_owned()));
-                }
                 Ok(wrap(response, span, status))
             }
             Err(error) => {
-                let error_type = error_type(&error);
-                span.end(
-                    Status::error(error_type),
-                    vec![Attribute::new(semconv::ERROR_TYPE, error_type)],
-                );
+                span.end(Status::error(error_type(&error)), Vec::new());
                 Err(error)
             }
         }
@@ -323,9 +273,14 @@ impl Middleware for TraceMiddleware {
 /// assert_eq!(headers["traceparent"], child.traceparent().to_string());
 /// ```
 pub fn inject_current_context(headers: &mut HeaderMap) -> Option<TraceContext> {
-    let child = TraceContext::current()?.child();
-    Propagator::default().inject(&child, Propagate::ALL, headers);
-    Some(child)
+    static EVERYTHING: LazyLock<ClientTracing> =
+        LazyLock::new(|| ClientTracing::default().destinations(Propagate::ALL));
+    let parent = TraceContext::current()?;
+    Some(
+        EVERYTHING
+            .propagate(Some(&parent), "call", None, headers)
+            .context,
+    )
 }
 
 /// Trace propagation for a plain `reqwest::RequestBuilder`, for code that

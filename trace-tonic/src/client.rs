@@ -11,10 +11,7 @@ use http::{Request, Response};
 use pin_project::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
-use trace_core::{
-    Attribute, ClientTracing, DestinationPolicy, Propagator, Recorder, Sampler, Span, SpanBody,
-    Status, TraceContext, semconv,
-};
+use trace_core::{ClientTracing, Span, Status, TraceContext, record::SpanBody, semconv};
 
 #[derive(Clone, Default)]
 struct Config {
@@ -64,39 +61,14 @@ impl GrpcClientLayer {
         Arc::make_mut(&mut self.config)
     }
 
-    fn tracing(mut self, change: impl FnOnce(ClientTracing) -> ClientTracing) -> Self {
-        let config = self.config();
-        config.tracing = change(std::mem::take(&mut config.tracing));
-        self
+    fn tracing_mut(&mut self) -> &mut ClientTracing {
+        &mut self.config().tracing
     }
 
-    /// The propagator.
-    #[must_use]
-    pub fn propagator(self, propagator: Propagator) -> Self {
-        self.tracing(|t| t.propagator(propagator))
-    }
-
-    /// The sampler.
-    #[must_use]
-    pub fn sampler(self, sampler: impl Sampler) -> Self {
-        self.tracing(|t| t.sampler(sampler))
-    }
-
-    /// Where client spans are recorded.
-    #[must_use]
-    pub fn recorder(self, recorder: impl Recorder) -> Self {
-        self.tracing(|t| t.recorder(recorder))
-    }
-
-    /// Which destinations receive which headers.
-    ///
-    /// A tonic client sends path-only URIs (the channel adds the origin
-    /// below this layer), so a host-based policy needs
-    /// [`endpoint`](Self::endpoint) to know the host.
-    #[must_use]
-    pub fn destinations(self, policy: impl DestinationPolicy) -> Self {
-        self.tracing(|t| t.destinations(policy))
-    }
+    // A tonic client sends path-only URIs (the channel adds the origin
+    // below this layer), so a host-based destination policy needs
+    // `endpoint` to know the host.
+    trace_core::__client_setters!();
 
     /// The channel's endpoint (`http://host:port`): the destination for the
     /// policy and the span's `server.address` and `server.port`, for calls
@@ -159,17 +131,6 @@ impl<S> std::fmt::Debug for GrpcClient<S> {
     }
 }
 
-fn call_attributes(path: &str, target: &http::Uri) -> Vec<Attribute<'static>> {
-    let mut attributes = semconv::grpc_attributes(path);
-    if let Some(host) = target.host() {
-        attributes.push(Attribute::new(semconv::SERVER_ADDRESS, host.to_owned()));
-    }
-    if let Some(port) = target.port_u16() {
-        attributes.push(Attribute::new(semconv::SERVER_PORT, i64::from(port)));
-    }
-    attributes
-}
-
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcClient<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -199,7 +160,7 @@ where
             config
                 .tracing
                 .start_call(parent.as_ref(), &name, Some(&target), &mut headers, || {
-                    call_attributes(req.uri().path(), &target)
+                    semconv::grpc_client_attributes(req.uri().path(), &target)
                 });
         *req.headers_mut() = headers;
         let span = call.span;
@@ -251,8 +212,13 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 let (parts, body) = response.into_parts();
-                let body = match semconv::grpc_client_trailers(&parts.headers) {
-                    // A trailers-only response: the status is known now.
+                let body = match semconv::grpc_response_status(
+                    parts.status.as_u16(),
+                    &parts.headers,
+                    semconv::grpc_client_status,
+                ) {
+                    // A trailers-only response, or an HTTP error without a
+                    // `grpc-status` (a proxy's 503): the status is known now.
                     Some((status, attributes)) => {
                         attributes.into_iter().for_each(|a| span.set_attribute(a));
                         SpanBody::new(body, span, status)
@@ -267,12 +233,8 @@ where
                 Ok(Response::from_parts(parts, body))
             }
             Err(error) => {
-                // The transport failed before any status: UNAVAILABLE, as
-                // tonic reports it.
-                span.end(
-                    Status::error("UNAVAILABLE"),
-                    vec![Attribute::new(semconv::ERROR_TYPE, "transport")],
-                );
+                // The transport failed before any status.
+                span.end(Status::error("transport"), Vec::new());
                 Err(error)
             }
         })

@@ -1,7 +1,7 @@
 //! The client interceptor.
 
 use tonic::{Request, Status, service::Interceptor};
-use trace_core::{Propagate, Propagator, TraceContext};
+use trace_core::{ClientTracing, Propagate, Propagator, TraceContext};
 
 /// Writes the current trace context into each outgoing call's metadata.
 ///
@@ -28,10 +28,17 @@ use trace_core::{Propagate, Propagator, TraceContext};
 /// assert!(sent.contains(&cx.trace_id().to_string()));
 /// assert!(!sent.contains(&cx.span_id().to_string()), "a child's span id, not the caller's");
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TraceInterceptor {
-    propagator: Propagator,
-    propagate: Option<Propagate>,
+    tracing: ClientTracing,
+}
+
+impl Default for TraceInterceptor {
+    fn default() -> Self {
+        Self {
+            tracing: ClientTracing::default().destinations(Propagate::ALL),
+        }
+    }
 }
 
 impl TraceInterceptor {
@@ -44,7 +51,7 @@ impl TraceInterceptor {
     /// This interceptor with another propagator.
     #[must_use]
     pub fn propagator(mut self, propagator: Propagator) -> Self {
-        self.propagator = propagator;
+        self.tracing = self.tracing.propagator(propagator);
         self
     }
 
@@ -52,24 +59,19 @@ impl TraceInterceptor {
     /// destination, so one decision serves every call).
     #[must_use]
     pub fn propagate(mut self, fields: Propagate) -> Self {
-        self.propagate = Some(fields);
+        self.tracing = self.tracing.destinations(fields);
         self
     }
 }
 
 impl Interceptor for TraceInterceptor {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let parent = request
-            .extensions()
-            .get::<TraceContext>()
-            .cloned()
-            .or_else(TraceContext::current);
-        if let Some(parent) = parent {
-            let child = parent.child();
-            let fields = self.propagate.unwrap_or(Propagate::ALL);
+        if let Some(parent) =
+            TraceContext::attached_or_current(request.extensions().get::<TraceContext>())
+        {
             // gRPC metadata is an HTTP/2 header map underneath.
-            self.propagator
-                .inject(&child, fields, request.metadata_mut().as_mut());
+            let headers = request.metadata_mut().as_mut();
+            self.tracing.propagate(Some(&parent), "grpc", None, headers);
         }
         Ok(request)
     }

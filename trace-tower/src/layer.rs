@@ -3,16 +3,15 @@
 use std::sync::Arc;
 
 use tower_layer::Layer;
-use trace_core::{CorrelationId, Propagator, Recorder, RequestFilter, Sampler, TrustPolicy};
+use trace_core::ServerTracing;
 
-use crate::{
-    ResponseTraceContext, TraceContextService,
-    config::{Config, Protocol},
-};
+use crate::TraceContextService;
 
 /// Makes every request join the caller's trace: see the [crate docs](crate).
 ///
-/// Cheap to clone: the configuration is shared.
+/// Its settings are trace-core's [`ServerTracing`], which does everything a
+/// server does per request; this layer only drives it. Cheap to clone: the
+/// configuration is shared.
 ///
 /// # Examples
 ///
@@ -28,7 +27,7 @@ use crate::{
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct TraceContextLayer {
-    config: Arc<Config>,
+    tracing: Arc<ServerTracing>,
 }
 
 impl TraceContextLayer {
@@ -42,11 +41,8 @@ impl TraceContextLayer {
     }
 
     /// A layer for a gRPC server (tonic's `Server::builder().layer(..)`):
-    /// spans named `package.Service/Method` with the `rpc.*` attributes, and
-    /// a status read from `grpc-status` (in a trailers-only response, or in
-    /// the trailers after the last message), where UNKNOWN,
-    /// DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS
-    /// are errors. Propagation is the same as for HTTP.
+    /// see [`ServerTracing::new_for_grpc`]. Propagation is the same as for
+    /// HTTP.
     ///
     /// A filtered request is recorded when it fails only if the failure is in
     /// a trailers-only response (known when the headers are sent).
@@ -62,72 +58,21 @@ impl TraceContextLayer {
     /// ```
     #[must_use]
     pub fn new_for_grpc() -> Self {
-        let mut layer = Self::default();
-        layer.config().protocol = Protocol::Grpc;
-        layer
+        Self::from(ServerTracing::new_for_grpc())
     }
 
-    fn config(&mut self) -> &mut Config {
-        Arc::make_mut(&mut self.config)
+    fn tracing_mut(&mut self) -> &mut ServerTracing {
+        Arc::make_mut(&mut self.tracing)
     }
 
-    /// The propagator: which headers are read and written, and the
-    /// correlation-ID header's name.
-    #[must_use]
-    pub fn propagator(mut self, propagator: Propagator) -> Self {
-        self.config().propagator = propagator;
-        self
-    }
+    trace_core::__server_setters!();
+}
 
-    /// What to believe from callers, decided per request.
-    #[must_use]
-    pub fn trust(mut self, policy: impl TrustPolicy) -> Self {
-        self.config().trust = Arc::new(policy);
-        self
-    }
-
-    /// The sampler.
-    #[must_use]
-    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
-        self.config().sampler = Arc::new(sampler);
-        self
-    }
-
-    /// Where spans are recorded.
-    #[must_use]
-    pub fn recorder(mut self, recorder: impl Recorder) -> Self {
-        self.config().recorder = Arc::new(recorder);
-        self
-    }
-
-    /// Whether the response carries the correlation ID (default: yes).
-    #[must_use]
-    pub fn echo_correlation_id(mut self, echo: bool) -> Self {
-        self.config().echo_correlation_id = echo;
-        self
-    }
-
-    /// How a correlation ID is made when the request has none (default: a
-    /// UUID v7).
-    #[must_use]
-    pub fn correlation_id_generator(mut self, generate: fn() -> CorrelationId) -> Self {
-        self.config().new_correlation_id = generate;
-        self
-    }
-
-    /// Whether the response tells the caller about the server span.
-    #[must_use]
-    pub fn response_trace_context(mut self, mode: ResponseTraceContext) -> Self {
-        self.config().response_trace_context = mode;
-        self
-    }
-
-    /// Requests that make no span (they still propagate and get their
-    /// correlation ID).
-    #[must_use]
-    pub fn filter(mut self, filter: RequestFilter) -> Self {
-        self.config().filter = Some(filter);
-        self
+impl From<ServerTracing> for TraceContextLayer {
+    fn from(tracing: ServerTracing) -> Self {
+        Self {
+            tracing: Arc::new(tracing),
+        }
     }
 }
 
@@ -135,6 +80,6 @@ impl<S> Layer<S> for TraceContextLayer {
     type Service = TraceContextService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TraceContextService::new(inner, Arc::clone(&self.config))
+        TraceContextService::new(inner, Arc::clone(&self.tracing))
     }
 }

@@ -62,7 +62,6 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod config;
 mod future;
 mod layer;
 mod service;
@@ -70,12 +69,11 @@ mod service;
 /// The response body of [`TraceContextService`]: the server span ends when
 /// the last frame has been sent, or as `cancelled` when the client goes away
 /// first.
-pub use trace_core::SpanBody as ResponseBody;
+pub use trace_core::record::SpanBody as ResponseBody;
 
-pub use crate::{
-    config::ResponseTraceContext, future::ResponseFuture, layer::TraceContextLayer,
-    service::TraceContextService,
-};
+pub use trace_core::instrument::ResponseTraceContext;
+
+pub use crate::{future::ResponseFuture, layer::TraceContextLayer, service::TraceContextService};
 
 #[cfg(test)]
 mod tests {

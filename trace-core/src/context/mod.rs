@@ -1,0 +1,336 @@
+//! [`TraceContext`], what a unit of work carries, and the current-context
+//! scope ([`TraceContext::current`], [`FutureExt`]).
+
+mod scope;
+
+use std::fmt;
+
+use crate::codec::{Baggage, CorrelationId, SpanId, TraceFlags, TraceId, TraceParent, TraceState};
+
+pub use self::scope::{ContextGuard, FutureExt, WithContext};
+
+/// What a unit of work carries: its trace, its own span, its parent, and the
+/// context that travels with it (tracestate, baggage, correlation ID).
+///
+/// The span id is the id of the span this work records, and the parent-id
+/// written downstream: the trace a backend shows is connected because the
+/// two are the same.
+///
+/// Cloning is cheap: the ids are copied, the rest are reference-counted
+/// header values.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{TraceContext, TraceParent};
+///
+/// // A request arrives from another service…
+/// let incoming = TraceParent::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+/// let remote = TraceContext::remote(incoming);
+///
+/// // …and the work done here is a child of the caller's span.
+/// let server = remote.child();
+/// assert_eq!(server.trace_id(), incoming.trace_id());
+/// assert_eq!(server.parent_span_id(), Some(incoming.parent_id()));
+/// assert!(server.is_parent_remote());
+/// assert_ne!(server.span_id(), incoming.parent_id());
+///
+/// // What goes downstream names this span as the parent.
+/// assert_eq!(server.traceparent().parent_id(), server.span_id());
+/// ```
+#[derive(Clone)]
+pub struct TraceContext {
+    trace_id: TraceId,
+    span_id: SpanId,
+    flags: TraceFlags,
+    /// This context stands for a span of another process (an incoming
+    /// `traceparent`), not for work done here.
+    remote: bool,
+    parent: Option<Parent>,
+    pub(crate) state: TraceState,
+    pub(crate) baggage: Baggage,
+    pub(crate) correlation_id: Option<CorrelationId>,
+    pub(crate) link: Option<TraceParent>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Parent {
+    span_id: SpanId,
+    remote: bool,
+}
+
+impl TraceContext {
+    /// The start of a new trace: random ids, the `RANDOM` flag set (every
+    /// byte of the trace-id is random), and `sampled` as given.
+    #[must_use]
+    pub fn new_root(sampled: bool) -> Self {
+        Self::root(TraceId::random(), TraceFlags::RANDOM.with_sampled(sampled))
+    }
+
+    /// The root of a trace with this id: no parent, a new span id.
+    #[must_use]
+    pub fn root(trace_id: TraceId, flags: TraceFlags) -> Self {
+        Self {
+            trace_id,
+            span_id: SpanId::random(),
+            flags,
+            remote: false,
+            parent: None,
+            state: TraceState::EMPTY,
+            baggage: Baggage::EMPTY,
+            correlation_id: None,
+            link: None,
+        }
+    }
+
+    /// A context with these ids and no parent (for the OpenTelemetry bridge).
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn from_ids(
+        trace_id: TraceId,
+        span_id: SpanId,
+        flags: TraceFlags,
+        remote: bool,
+    ) -> Self {
+        Self {
+            span_id,
+            remote,
+            ..Self::root(trace_id, flags)
+        }
+    }
+
+    /// The caller's span, as described by an incoming `traceparent`.
+    ///
+    /// Work done here is recorded in a [`child`](Self::child) of it.
+    #[must_use]
+    pub fn remote(parent: TraceParent) -> Self {
+        Self {
+            trace_id: parent.trace_id(),
+            span_id: parent.parent_id(),
+            flags: parent.flags(),
+            remote: true,
+            parent: None,
+            state: TraceState::EMPTY,
+            baggage: Baggage::EMPTY,
+            correlation_id: None,
+            link: None,
+        }
+    }
+
+    /// A child: same trace, flags, tracestate, baggage and correlation ID, a
+    /// new span id, and this span as the parent.
+    #[must_use]
+    pub fn child(&self) -> Self {
+        Self {
+            span_id: SpanId::random(),
+            remote: false,
+            parent: Some(Parent {
+                span_id: self.span_id,
+                remote: self.remote,
+            }),
+            link: None,
+            ..self.clone()
+        }
+    }
+
+    /// The trace-id.
+    #[must_use]
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// This span's id: the parent-id of every call made from here.
+    #[must_use]
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The parent span's id, `None` at the root of a trace.
+    #[must_use]
+    pub fn parent_span_id(&self) -> Option<SpanId> {
+        self.parent.map(|p| p.span_id)
+    }
+
+    /// Whether the parent span is in another process.
+    #[must_use]
+    pub fn is_parent_remote(&self) -> bool {
+        self.parent.is_some_and(|p| p.remote)
+    }
+
+    /// Whether this context stands for a span in another process (made by
+    /// [`remote`](Self::remote)).
+    #[must_use]
+    pub fn is_remote(&self) -> bool {
+        self.remote
+    }
+
+    /// The trace flags.
+    #[must_use]
+    pub fn flags(&self) -> TraceFlags {
+        self.flags
+    }
+
+    /// Whether the trace is sampled.
+    #[must_use]
+    pub fn is_sampled(&self) -> bool {
+        self.flags.is_sampled()
+    }
+
+    /// The `tracestate`.
+    #[must_use]
+    pub fn trace_state(&self) -> &TraceState {
+        &self.state
+    }
+
+    /// The baggage.
+    #[must_use]
+    pub fn baggage(&self) -> &Baggage {
+        &self.baggage
+    }
+
+    /// The correlation ID, if one was received or made.
+    #[must_use]
+    pub fn correlation_id(&self) -> Option<&CorrelationId> {
+        self.correlation_id.as_ref()
+    }
+
+    /// The incoming `traceparent` this trace was restarted from, kept so the
+    /// two traces can be joined (see the trust policy).
+    #[must_use]
+    pub fn link(&self) -> Option<TraceParent> {
+        self.link
+    }
+
+    /// The `traceparent` to send downstream: this trace, this span.
+    #[must_use]
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent::new(self.trace_id, self.span_id, self.flags)
+    }
+
+    /// This context with other flags.
+    #[must_use]
+    pub fn with_flags(mut self, flags: TraceFlags) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    /// This context with another `tracestate`.
+    #[must_use]
+    pub fn with_trace_state(mut self, state: TraceState) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// This context with other baggage.
+    #[must_use]
+    pub fn with_baggage(mut self, baggage: Baggage) -> Self {
+        self.baggage = baggage;
+        self
+    }
+
+    /// This context with a correlation ID.
+    #[must_use]
+    pub fn with_correlation_id(mut self, id: CorrelationId) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+
+    /// This context with a link to the `traceparent` it was restarted from.
+    #[must_use]
+    pub fn with_link(mut self, link: TraceParent) -> Self {
+        self.link = Some(link);
+        self
+    }
+}
+
+impl fmt::Debug for TraceContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceContext")
+            .field("trace_id", &format_args!("{}", self.trace_id))
+            .field("span_id", &format_args!("{}", self.span_id))
+            .field("parent_span_id", &self.parent.map(|p| p.span_id))
+            .field("flags", &self.flags)
+            .field("remote", &self.remote)
+            .field("trace_state", &self.state)
+            .field("baggage", &self.baggage)
+            .field("correlation_id", &self.correlation_id)
+            .field("link", &self.link)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Context;
+
+    use super::*;
+
+    #[test]
+    fn root_and_children() {
+        let root = TraceContext::new_root(true);
+        assert!(root.flags().is_random() && root.is_sampled());
+        assert_eq!(root.parent_span_id(), None);
+        let child = root.child();
+        assert_eq!(child.trace_id(), root.trace_id());
+        assert_eq!(child.parent_span_id(), Some(root.span_id()));
+        assert!(!child.is_parent_remote(), "a local parent");
+        assert_ne!(child.span_id(), root.span_id());
+    }
+
+    #[test]
+    fn a_child_keeps_what_travels_and_drops_the_link() {
+        let tp =
+            TraceParent::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02");
+        let state: TraceState = "congo=1".parse().unwrap();
+        let baggage: Baggage = "k=v".parse().unwrap();
+        let id: CorrelationId = "req-1".parse().unwrap();
+        let cx = TraceContext::new_root(false)
+            .with_trace_state(state.clone())
+            .with_baggage(baggage.clone())
+            .with_correlation_id(id.clone())
+            .with_link(tp);
+        let child = cx.child();
+        assert_eq!(child.trace_state(), &state);
+        assert_eq!(child.baggage(), &baggage);
+        assert_eq!(child.correlation_id(), Some(&id));
+        assert_eq!(cx.link(), Some(tp));
+        assert_eq!(
+            child.link(),
+            None,
+            "a link belongs to the span that restarted the trace"
+        );
+    }
+
+    #[test]
+    fn the_random_flag_survives_a_remote_child() {
+        let tp =
+            TraceParent::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02");
+        let child = TraceContext::remote(tp).child();
+        assert!(child.flags().is_random());
+        assert!(child.traceparent().flags().is_random());
+    }
+
+    #[test]
+    fn guards_nest_and_restore() {
+        assert!(TraceContext::current().is_none());
+        let a = TraceContext::new_root(true);
+        let b = a.child();
+        let guard_a = a.clone().attach();
+        let guard_b = b.clone().attach();
+        assert_eq!(TraceContext::current_traceparent(), Some(b.traceparent()));
+        drop(guard_b);
+        assert_eq!(TraceContext::current_traceparent(), Some(a.traceparent()));
+        drop(guard_a);
+        assert!(TraceContext::current().is_none());
+    }
+
+    #[test]
+    fn a_panicking_poll_restores_the_context() {
+        let cx = TraceContext::new_root(true);
+        let fut = std::pin::pin!(async { panic!("boom") }.with_trace_context(cx));
+        let waker = std::task::Waker::noop();
+        let mut task = Context::from_waker(waker);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(&mut task)));
+        assert!(result.is_err());
+        assert!(TraceContext::current().is_none());
+    }
+}

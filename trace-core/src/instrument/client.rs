@@ -1,0 +1,195 @@
+//! What every outgoing-call adapter does per call, once.
+
+use std::{fmt, sync::Arc};
+
+use http::{HeaderMap, Uri};
+
+use super::Started;
+use crate::{
+    context::TraceContext,
+    policy::{DestinationPolicy, Propagate},
+    propagation::Propagator,
+    record::{Attribute, NoopRecorder, Recorder, Span, SpanKind, SpanStart},
+    sampling::{AlwaysOn, ParentBased, Sampler},
+};
+
+/// The configuration the client adapters (HTTP and gRPC) share, and the
+/// start of each call: a child of the parent with its own span id, the
+/// headers the destination may receive (replacing any already there), and
+/// the client span, whose id is the one injected.
+///
+/// Defaults: the default propagator, parents' sampling followed (new traces
+/// sampled), nothing recorded, everything to every destination.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, Uri};
+/// use trace_core::{ClientTracing, InMemoryRecorder, TraceContext};
+///
+/// let recorder = InMemoryRecorder::new(16);
+/// let tracing = ClientTracing::default().recorder(recorder.clone());
+/// let parent = TraceContext::new_root(true);
+/// let mut headers = HeaderMap::new();
+/// let call = tracing.start_call(Some(&parent), "GET", Some(&Uri::from_static("http://users/")), &mut headers, Vec::new);
+/// assert_eq!(headers["traceparent"], call.context.traceparent().to_string());
+/// assert_eq!(call.context.parent_span_id(), Some(parent.span_id()));
+/// call.span.end(trace_core::Status::Unset, Vec::new());
+/// assert_eq!(recorder.finished()[0].span_id, call.context.span_id());
+/// ```
+#[derive(Clone)]
+pub struct ClientTracing {
+    propagator: Propagator,
+    sampler: Arc<dyn Sampler>,
+    recorder: Arc<dyn Recorder>,
+    destinations: Arc<dyn DestinationPolicy>,
+}
+
+/// A started outgoing call: its context (already injected) and its span.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ClientCall {
+    /// The call's context: a child of the parent, with its own span id.
+    pub context: TraceContext,
+    /// The client span, to end when the response does.
+    pub span: Span,
+}
+
+impl Default for ClientTracing {
+    fn default() -> Self {
+        Self {
+            propagator: Propagator::default(),
+            sampler: Arc::new(ParentBased::new(AlwaysOn)),
+            recorder: Arc::new(NoopRecorder),
+            destinations: Arc::new(Propagate::ALL),
+        }
+    }
+}
+
+impl ClientTracing {
+    /// This configuration with another propagator.
+    #[must_use]
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.propagator = propagator;
+        self
+    }
+
+    /// This configuration with another sampler.
+    #[must_use]
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Arc::new(sampler);
+        self
+    }
+
+    /// This configuration with another recorder.
+    #[must_use]
+    pub fn recorder(mut self, recorder: impl Recorder) -> Self {
+        self.recorder = Arc::new(recorder);
+        self
+    }
+
+    /// This configuration with another destination policy.
+    #[must_use]
+    pub fn destinations(mut self, policy: impl DestinationPolicy) -> Self {
+        self.destinations = Arc::new(policy);
+        self
+    }
+
+    /// The propagator.
+    #[must_use]
+    pub fn propagator_ref(&self) -> &Propagator {
+        &self.propagator
+    }
+
+    /// Starts a call under `parent` (a new trace when `None`) to
+    /// `destination` (when unknown, only what the destination policy sends
+    /// everywhere: nothing by default, fail closed), writing
+    /// its headers into `headers` and starting its client span named `name`.
+    /// `attributes` are computed only if the span records.
+    pub fn start_call<F>(
+        &self,
+        parent: Option<&TraceContext>,
+        name: &str,
+        destination: Option<&Uri>,
+        headers: &mut HeaderMap,
+        attributes: F,
+    ) -> ClientCall
+    where
+        F: FnOnce() -> Vec<Attribute<'static>>,
+    {
+        let started = self.propagate(parent, name, destination, headers);
+        let span = Span::start_with(
+            &*self.recorder,
+            started.decision,
+            || SpanStart::new(&started.context, name, SpanKind::Client),
+            attributes,
+        );
+        ClientCall {
+            context: started.context,
+            span,
+        }
+    }
+
+    /// The propagation half of [`start_call`](Self::start_call), for an
+    /// adapter that never sees the call's outcome and so records no span
+    /// (an interceptor, a helper that only writes headers): the call's
+    /// context, written into `headers`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use trace_core::{ClientTracing, Propagate, TraceContext};
+    ///
+    /// let tracing = ClientTracing::default().destinations(Propagate::TRACEPARENT);
+    /// let parent = TraceContext::new_root(true);
+    /// let mut headers = HeaderMap::new();
+    /// let call = tracing.propagate(Some(&parent), "call", None, &mut headers);
+    /// assert_eq!(headers["traceparent"], call.context.traceparent().to_string());
+    /// assert!(!headers.contains_key("x-request-id"), "only what the policy sends everywhere");
+    /// ```
+    pub fn propagate(
+        &self,
+        parent: Option<&TraceContext>,
+        name: &str,
+        destination: Option<&Uri>,
+        headers: &mut HeaderMap,
+    ) -> Started {
+        let started =
+            TraceContext::start_child(parent, &*self.sampler, name, SpanKind::Client, &[]);
+        let fields = destination.map_or_else(
+            || self.destinations.decide_unknown(),
+            |uri| self.destinations.decide(uri),
+        );
+        self.propagator.inject(&started.context, fields, headers);
+        started
+    }
+}
+
+impl fmt::Debug for ClientTracing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientTracing")
+            .field("propagator", &self.propagator)
+            .field("recording", &self.recorder.is_enabled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TraceContext {
+    /// The context an outgoing call continues: the one attached to the
+    /// request, else [`TraceContext::current`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::TraceContext;
+    ///
+    /// assert!(TraceContext::attached_or_current(None).is_none());
+    /// let cx = TraceContext::new_root(true);
+    /// assert_eq!(TraceContext::attached_or_current(Some(&cx)).unwrap().span_id(), cx.span_id());
+    /// ```
+    #[must_use]
+    pub fn attached_or_current(attached: Option<&Self>) -> Option<Self> {
+        attached.cloned().or_else(Self::current)
+    }
+}

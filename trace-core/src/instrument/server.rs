@@ -1,0 +1,492 @@
+//! [`ServerTracing`]: everything a server does per request, for HTTP and
+//! gRPC alike; the server adapters only drive it.
+
+use std::{borrow::Cow, fmt, net::SocketAddr, sync::Arc, time::SystemTime};
+
+use http::{HeaderMap, HeaderName, HeaderValue, Request, response};
+
+use crate::{
+    codec::CorrelationId,
+    context::TraceContext,
+    policy::{RequestFilter, RequestInfo, Trust, TrustPolicy},
+    propagation::Propagator,
+    record::{Attribute, NoopRecorder, Recorder, Span, SpanBody, SpanKind, SpanStart, Status},
+    sampling::{AlwaysOn, Decision, ParentBased, Sampler},
+    semconv,
+};
+
+const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+const TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
+
+/// Which protocol's conventions name and classify a server span.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{ServerTracing, instrument::Protocol};
+///
+/// assert_eq!(ServerTracing::new_for_grpc().protocol(), Protocol::Grpc);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// `{METHOD} {route}`, the HTTP attributes, an error for 5xx.
+    Http,
+    /// `package.Service/Method`, the `rpc.*` attributes, the status from
+    /// `grpc-status` (a trailers-only response's headers, or the trailers).
+    Grpc,
+}
+
+/// Whether and how the response tells the caller about the server's span.
+///
+/// Never carries baggage or `tracestate` back to the caller.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{ServerTracing, instrument::ResponseTraceContext};
+///
+/// let tracing = ServerTracing::new().response_trace_context(ResponseTraceContext::ServerTiming);
+/// # let _ = tracing;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ResponseTraceContext {
+    /// Nothing (the default).
+    #[default]
+    Off,
+    /// `server-timing: trace;desc=00-{trace-id}-{span-id}-{flags}`: the form
+    /// of the current W3C Trace Context draft
+    /// (<https://w3c.github.io/trace-context/#trace-context-http-response-headers-format>).
+    ServerTiming,
+    /// `traceresponse: 00-{trace-id}-{span-id}-{flags}`: the earlier draft's
+    /// header, for callers that still read it.
+    TraceResponse,
+}
+
+/// Everything a server does per request, once for every server adapter
+/// (trace-tower's layer, for axum, hyper and tonic), over `http` types.
+///
+/// At the request, [`start`](Self::start): the trust policy, extraction,
+/// the filter, the correlation ID (the caller's when valid, else one made
+/// here, once), the sampler (asked about the route-level span name, kind and
+/// attributes, whether a recorder is set or not), the request's context and
+/// its span. At the response, [`response`](Self::response) or
+/// [`failed`](Self::failed): the classification (the HTTP status; for gRPC,
+/// `grpc-status` from a trailers-only response's headers, from the trailers,
+/// or from the HTTP status when `grpc-status` is missing), the response
+/// headers (correlation ID, `server-timing` or `traceresponse`), and the
+/// span of a filtered request that failed.
+///
+/// Defaults: the default propagator; callers trusted; parents' sampling
+/// followed and new traces sampled; nothing recorded; the correlation ID
+/// echoed; no response trace context; no filter.
+///
+/// # Examples
+///
+/// ```
+/// use http::{Request, Response};
+/// use trace_core::{InMemoryRecorder, ServerTracing, TraceContext};
+///
+/// let recorder = InMemoryRecorder::new(16);
+/// let tracing = ServerTracing::new().recorder(recorder.clone());
+/// let request = Request::builder()
+///     .uri("/users/7")
+///     .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+///     .body(())
+///     .unwrap();
+///
+/// let started = tracing.start(&request, Some("/users/{id}"), None);
+/// assert_eq!(started.context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+///
+/// let (mut parts, body) = Response::new(String::from("ok")).into_parts();
+/// let body = tracing.response(started.span, &started.context, &mut parts, body);
+/// assert!(parts.headers.contains_key("x-request-id"));
+/// drop(body); // the span ends with the body
+/// assert_eq!(recorder.finished()[0].name, "GET /users/{id}");
+/// ```
+#[derive(Clone)]
+pub struct ServerTracing {
+    protocol: Protocol,
+    propagator: Propagator,
+    trust: Arc<dyn TrustPolicy>,
+    sampler: Arc<dyn Sampler>,
+    recorder: Arc<dyn Recorder>,
+    echo_correlation_id: bool,
+    new_correlation_id: fn() -> CorrelationId,
+    response_trace_context: ResponseTraceContext,
+    filter: Option<RequestFilter>,
+}
+
+/// A started server request: its context (to put in the request's
+/// extensions and make current) and its span, to hand back to
+/// [`ServerTracing::response`] or [`ServerTracing::failed`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ServerStart {
+    /// The request's context: a child of the caller's span, or a new root.
+    pub context: TraceContext,
+    /// The request's span.
+    pub span: ServerSpan,
+    /// The `tracing` span to keep entered while the request runs (the
+    /// recorder's own when it records through `tracing`); `None` for a
+    /// filtered request.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub tracing_span: Option<tracing::Span>,
+}
+
+/// A server request's span while the request runs.
+///
+/// # Examples
+///
+/// ```
+/// use http::Request;
+/// use trace_core::ServerTracing;
+///
+/// let started = ServerTracing::new().start(&Request::new(()), None, None);
+/// assert!(!started.span.is_recording(), "nothing is recorded by default");
+/// ```
+pub struct ServerSpan {
+    span: Span,
+    /// The span's name and the request's attributes, kept for a filtered
+    /// request whose trace records, in case it fails.
+    deferred: Option<Deferred>,
+}
+
+struct Deferred {
+    start_time: SystemTime,
+    name: String,
+    attributes: Vec<Attribute<'static>>,
+}
+
+impl Default for ServerTracing {
+    fn default() -> Self {
+        Self {
+            protocol: Protocol::Http,
+            propagator: Propagator::default(),
+            trust: Arc::new(Trust::CONTINUE),
+            sampler: Arc::new(ParentBased::new(AlwaysOn)),
+            recorder: Arc::new(NoopRecorder),
+            echo_correlation_id: true,
+            new_correlation_id: CorrelationId::new,
+            response_trace_context: ResponseTraceContext::Off,
+            filter: None,
+        }
+    }
+}
+
+/// The longest route-level span name made without an allocation.
+const NAME_ON_STACK: usize = 128;
+
+impl ServerTracing {
+    /// The defaults, for an HTTP server.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The defaults, for a gRPC server: spans named
+    /// `package.Service/Method` with the `rpc.*` attributes, and the status
+    /// read from `grpc-status`, where UNKNOWN, DEADLINE_EXCEEDED,
+    /// UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are errors.
+    #[must_use]
+    pub fn new_for_grpc() -> Self {
+        Self {
+            protocol: Protocol::Grpc,
+            ..Self::default()
+        }
+    }
+
+    /// The protocol whose conventions this server follows.
+    #[must_use]
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The propagator: which headers are read and written, and the
+    /// correlation-ID header's name.
+    #[must_use]
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.propagator = propagator;
+        self
+    }
+
+    /// What to believe from callers, decided per request.
+    #[must_use]
+    pub fn trust(mut self, policy: impl TrustPolicy) -> Self {
+        self.trust = Arc::new(policy);
+        self
+    }
+
+    /// The sampler.
+    #[must_use]
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Arc::new(sampler);
+        self
+    }
+
+    /// Where spans are recorded.
+    #[must_use]
+    pub fn recorder(mut self, recorder: impl Recorder) -> Self {
+        self.recorder = Arc::new(recorder);
+        self
+    }
+
+    /// Whether the response carries the correlation ID (default: yes).
+    #[must_use]
+    pub fn echo_correlation_id(mut self, echo: bool) -> Self {
+        self.echo_correlation_id = echo;
+        self
+    }
+
+    /// How a correlation ID is made when the request has none (default: a
+    /// UUID v7).
+    #[must_use]
+    pub fn correlation_id_generator(mut self, generate: fn() -> CorrelationId) -> Self {
+        self.new_correlation_id = generate;
+        self
+    }
+
+    /// Whether the response tells the caller about the server span.
+    #[must_use]
+    pub fn response_trace_context(mut self, mode: ResponseTraceContext) -> Self {
+        self.response_trace_context = mode;
+        self
+    }
+
+    /// Requests that make no span (they still propagate and get their
+    /// correlation ID); see [`RequestFilter::record_errors`] for those that
+    /// fail.
+    #[must_use]
+    pub fn filter(mut self, filter: RequestFilter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
+    /// Starts a request: `route` is the route template the router matched
+    /// (never the raw path), `peer` the client's address when the server
+    /// knows it.
+    pub fn start<B>(
+        &self,
+        request: &Request<B>,
+        route: Option<&str>,
+        peer: Option<SocketAddr>,
+    ) -> ServerStart {
+        let mut info = RequestInfo::new(request.method(), request.uri(), request.headers());
+        if let Some(peer) = peer {
+            info = info.peer(peer);
+        }
+        let trust = self.trust.decide(&info);
+        let filter = self.filter.as_ref().filter(|f| f.matches(&info));
+
+        let mut incoming = self.propagator.extract(request.headers());
+        incoming
+            .correlation_id
+            .get_or_insert_with(self.new_correlation_id);
+
+        // The route-level name, the same for the sampler whether a recorder
+        // is set or not; made on the stack unless it is long.
+        let mut buffer = [0; NAME_ON_STACK];
+        let name = self.span_name(request, route, &mut buffer);
+        let method = Attribute::new(
+            semconv::HTTP_REQUEST_METHOD,
+            semconv::http_method(request.method()),
+        );
+        let sampling_attributes = match route {
+            Some(route) => [method, Attribute::new(semconv::HTTP_ROUTE, route)],
+            None => [method.clone(), method],
+        };
+        let sampling_attributes = &sampling_attributes[..if route.is_some() { 2 } else { 1 }];
+        let started = incoming.start(
+            trust,
+            &*self.sampler,
+            &name,
+            SpanKind::Server,
+            sampling_attributes,
+        );
+        let context = started.context;
+        let attributes = || match self.protocol {
+            Protocol::Http => semconv::http_server_attributes(request, route, peer),
+            Protocol::Grpc => semconv::grpc_server_attributes(request, peer),
+        };
+
+        // A filtered request records nothing now; if it fails and its trace
+        // records, its span is made afterwards from what is kept here.
+        let recording = self.recorder.is_enabled() && started.decision.is_recording();
+        let (decision, deferred) = match filter {
+            Some(filter) if recording && filter.records_errors() => {
+                let deferred = Deferred {
+                    start_time: SystemTime::now(),
+                    name: name.to_string(),
+                    attributes: attributes(),
+                };
+                (Decision::Drop, Some(deferred))
+            }
+            Some(_) => (Decision::Drop, None),
+            None => (started.decision, None),
+        };
+        let span = Span::start_with(
+            &*self.recorder,
+            decision,
+            || SpanStart::new(&context, &name, SpanKind::Server),
+            attributes,
+        );
+        // A filtered request gets no `tracing` span either: under
+        // `tracing-opentelemetry` it would be exported.
+        #[cfg(feature = "tracing")]
+        let tracing_span = filter
+            .is_none()
+            .then(|| span.tracing_span(&context, &name, SpanKind::Server));
+        ServerStart {
+            context,
+            span: ServerSpan { span, deferred },
+            #[cfg(feature = "tracing")]
+            tracing_span,
+        }
+    }
+
+    fn span_name<'b, B>(
+        &self,
+        request: &'b Request<B>,
+        route: Option<&'b str>,
+        buffer: &'b mut [u8; NAME_ON_STACK],
+    ) -> Cow<'b, str> {
+        match self.protocol {
+            Protocol::Http => semconv::http_server_span_name_in(request.method(), route, buffer),
+            Protocol::Grpc => Cow::Borrowed(semconv::grpc_span_name(request.uri().path())),
+        }
+    }
+
+    /// The response's head is known: writes the response headers, and
+    /// returns `body` wrapped so that the span ends when the body does,
+    /// with the response's status (for gRPC, the trailers' when the head
+    /// has none).
+    pub fn response<B: http_body::Body>(
+        &self,
+        span: ServerSpan,
+        context: &TraceContext,
+        head: &mut response::Parts,
+        body: B,
+    ) -> SpanBody<B> {
+        self.write_headers(context, &mut head.headers);
+        match self.protocol {
+            Protocol::Http => {
+                let code = head.status.as_u16();
+                let status = semconv::http_server_status(code);
+                let mut span = self.span_for(span, context, &status);
+                span.set_attribute(Attribute::new(
+                    semconv::HTTP_RESPONSE_STATUS_CODE,
+                    i64::from(code),
+                ));
+                SpanBody::new(body, span, status)
+            }
+            Protocol::Grpc => match semconv::grpc_response_status(
+                head.status.as_u16(),
+                &head.headers,
+                semconv::grpc_server_status,
+            ) {
+                Some((status, attributes)) => {
+                    let mut span = self.span_for(span, context, &status);
+                    attributes.into_iter().for_each(|a| span.set_attribute(a));
+                    SpanBody::new(body, span, status)
+                }
+                None => {
+                    // A filtered request's failure in the trailers comes too
+                    // late to make its span: only a trailers-only failure is
+                    // recorded.
+                    let span = self.span_for(span, context, &Status::Unset);
+                    SpanBody::with_trailers(
+                        body,
+                        span,
+                        Status::Unset,
+                        semconv::grpc_server_trailers,
+                    )
+                }
+            },
+        }
+    }
+
+    /// The inner service failed with an error of type `E` (no response):
+    /// the span ends as an error of that type.
+    pub fn failed<E>(&self, span: ServerSpan, context: &TraceContext) {
+        let status = Status::error(std::any::type_name::<E>());
+        self.span_for(span, context, &status)
+            .end(status, Vec::new());
+    }
+
+    /// The span to carry on: the running one or, for a filtered request
+    /// that failed, one made now with the request's start time.
+    fn span_for(&self, span: ServerSpan, context: &TraceContext, status: &Status) -> Span {
+        match span.deferred {
+            Some(Deferred {
+                start_time,
+                name,
+                attributes,
+            }) if status.is_error() => {
+                let mut start = SpanStart::new(context, &name, SpanKind::Server);
+                start.start_time = start_time;
+                Span::start(&*self.recorder, Decision::RecordAndSample, start, || {
+                    attributes
+                })
+            }
+            _ => span.span,
+        }
+    }
+
+    /// The correlation ID (unless the handler set its own) and, when
+    /// enabled, the server span's trace context. Every value comes from
+    /// validated or generated data, never from raw request bytes.
+    fn write_headers(&self, context: &TraceContext, headers: &mut HeaderMap) {
+        if self.echo_correlation_id
+            && let Some(id) = context.correlation_id()
+        {
+            let name = self.propagator.correlation_header_name().clone();
+            headers.entry(name).or_insert_with(|| id.to_header_value());
+        }
+        match self.response_trace_context {
+            ResponseTraceContext::Off => {}
+            ResponseTraceContext::ServerTiming => {
+                let mut desc =
+                    *b"trace;desc=00-00000000000000000000000000000000-0000000000000000-00";
+                desc[11..].copy_from_slice(&context.traceparent().encode());
+                let value = HeaderValue::from_bytes(&desc).expect("a traceparent is visible ASCII");
+                // Appended: the application may report its own metrics too.
+                headers.append(SERVER_TIMING, value);
+            }
+            ResponseTraceContext::TraceResponse => {
+                headers.insert(TRACERESPONSE, context.traceparent().to_header_value());
+            }
+        }
+    }
+}
+
+impl ServerSpan {
+    /// Whether the span records (a filtered request's does not, unless it
+    /// fails).
+    #[must_use]
+    pub fn is_recording(&self) -> bool {
+        self.span.is_recording()
+    }
+}
+
+impl fmt::Debug for ServerTracing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerTracing")
+            .field("protocol", &self.protocol)
+            .field("propagator", &self.propagator)
+            .field("recording", &self.recorder.is_enabled())
+            .field("echo_correlation_id", &self.echo_correlation_id)
+            .field("response_trace_context", &self.response_trace_context)
+            .field("filter", &self.filter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ServerSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerSpan")
+            .field("recording", &self.is_recording())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,303 @@
+//! Starting the context of a server or client span: trust, sampling and
+//! ids in one place, so that adapters only translate types.
+
+use crate::{
+    codec::{Baggage, CorrelationId, TraceFlags, TraceId, TraceState},
+    context::TraceContext,
+    policy::{ParentTrust, Trust},
+    propagation::Incoming,
+    record::{Attribute, SpanKind},
+    sampling::{Decision, Sampler, SamplingInput},
+};
+
+/// A started unit of work: its context and the sampling decision.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{AlwaysOn, SpanKind, TraceContext};
+///
+/// let started = TraceContext::start_child(None, &AlwaysOn, "GET", SpanKind::Client, &[]);
+/// assert!(started.decision.is_sampled() && started.context.is_sampled());
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Started {
+    /// The new span's context: make it current, inject it downstream.
+    pub context: TraceContext,
+    /// Whether the span is recorded.
+    pub decision: Decision,
+}
+
+impl Incoming {
+    /// The context of the work a server does for this request.
+    ///
+    /// The trust decision applies first: a new root keeps the incoming
+    /// `traceparent` only as a link and drops its `tracestate` (the
+    /// specification ties one to the other); `Resample` keeps the trace but
+    /// lets the sampler decide as at a root; baggage and `tracestate` are
+    /// stripped when the decision says so. Then the sampler decides, and
+    /// the result is a child of the caller's span (or a new root) with its
+    /// own span id and the decision in the sampled flag. The Level 2
+    /// `random` flag is kept for a continued trace and set for a new one.
+    /// A missing correlation ID is made here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderValue};
+    /// use trace_core::{AlwaysOn, Propagator, SpanKind, Trust};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+    /// let incoming = Propagator::default().extract(&headers);
+    ///
+    /// let started = incoming.clone().start(Trust::CONTINUE, &AlwaysOn, "GET /", SpanKind::Server, &[]);
+    /// assert_eq!(started.context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    ///
+    /// let restarted = incoming.start(Trust::NEW_ROOT, &AlwaysOn, "GET /", SpanKind::Server, &[]);
+    /// assert_ne!(restarted.context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// assert_eq!(restarted.context.link().unwrap().parent_id().to_string(), "00f067aa0ba902b7");
+    /// ```
+    pub fn start(
+        self,
+        trust: Trust,
+        sampler: &dyn Sampler,
+        name: &str,
+        kind: SpanKind,
+        attributes: &[Attribute<'_>],
+    ) -> Started {
+        let Self {
+            parent,
+            trace_state,
+            baggage,
+            correlation_id,
+            ..
+        } = self;
+        let (remote, link) = match (trust.parent(), parent) {
+            (ParentTrust::NewRoot, link) => (None, link),
+            (_, Some(parent)) => {
+                let state = if trust.keeps_trace_state() {
+                    trace_state
+                } else {
+                    TraceState::EMPTY
+                };
+                (
+                    Some(TraceContext::remote(parent).with_trace_state(state)),
+                    None,
+                )
+            }
+            (_, None) => (None, None),
+        };
+        let baggage = if trust.keeps_baggage() {
+            baggage
+        } else {
+            Baggage::EMPTY
+        };
+        let mut started = start(
+            remote.as_ref(),
+            trust.parent(),
+            sampler,
+            name,
+            kind,
+            attributes,
+        );
+        // Set in place: the context is large enough that moving it through
+        // by-value builders shows up on the request path.
+        started.context.baggage = baggage;
+        started.context.correlation_id = Some(correlation_id.unwrap_or_default());
+        started.context.link = link;
+        started
+    }
+}
+
+impl TraceContext {
+    /// The context of a span started under `parent` (usually
+    /// [`TraceContext::current`]), or of a new trace when there is none: a
+    /// client call, or internal work.
+    ///
+    /// A child keeps the parent's tracestate, baggage and correlation ID; a
+    /// new trace gets a new correlation ID.
+    #[must_use]
+    pub fn start_child(
+        parent: Option<&Self>,
+        sampler: &dyn Sampler,
+        name: &str,
+        kind: SpanKind,
+        attributes: &[Attribute<'_>],
+    ) -> Started {
+        let mut started = start(
+            parent,
+            ParentTrust::Continue,
+            sampler,
+            name,
+            kind,
+            attributes,
+        );
+        if parent.is_none() {
+            started.context = started.context.with_correlation_id(CorrelationId::new());
+        }
+        started
+    }
+}
+
+fn start(
+    parent: Option<&TraceContext>,
+    trust: ParentTrust,
+    sampler: &dyn Sampler,
+    name: &str,
+    kind: SpanKind,
+    attributes: &[Attribute<'_>],
+) -> Started {
+    let trace_id = parent.map_or_else(TraceId::random, TraceContext::trace_id);
+    let mut input = SamplingInput::new(trace_id, name, kind)
+        .attributes(attributes)
+        .trust(trust);
+    input.parent = parent;
+    let result = sampler.should_sample(&input);
+    let context = match parent {
+        Some(parent) => parent.child(),
+        // Every byte of a new trace-id is random: the Level 2 flag says so.
+        None => TraceContext::root(trace_id, TraceFlags::RANDOM),
+    };
+    let flags = context.flags().with_sampled(result.decision.is_sampled());
+    let mut context = context.with_flags(flags);
+    if let Some(state) = result.trace_state {
+        context = context.with_trace_state(state);
+    }
+    Started {
+        context,
+        decision: result.decision,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderValue};
+
+    use super::*;
+    use crate::{
+        codec::TraceParent,
+        propagation::Propagator,
+        sampling::{AlwaysOff, AlwaysOn, ParentBased, TraceIdRatio},
+    };
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03";
+
+    fn incoming() -> Incoming {
+        let mut headers = HeaderMap::new();
+        headers.insert("traceparent", HeaderValue::from_static(TP));
+        headers.insert("tracestate", HeaderValue::from_static("congo=t61rcWkgMzE"));
+        headers.insert("baggage", HeaderValue::from_static("userId=alice"));
+        headers.insert("x-request-id", HeaderValue::from_static("req-1"));
+        Propagator::default().extract(&headers)
+    }
+
+    fn server(trust: Trust, sampler: &dyn Sampler) -> TraceContext {
+        incoming()
+            .start(trust, sampler, "GET /", SpanKind::Server, &[])
+            .context
+    }
+
+    #[test]
+    fn every_trust_option() {
+        let tp = TraceParent::from_static(TP);
+        let sampler = ParentBased::new(AlwaysOff);
+
+        let cx = server(Trust::CONTINUE, &sampler);
+        assert_eq!(cx.trace_id(), tp.trace_id(), "continue: same trace");
+        assert_eq!(
+            cx.parent_span_id(),
+            Some(tp.parent_id()),
+            "the caller's span is the parent"
+        );
+        assert!(cx.is_parent_remote());
+        assert_ne!(cx.span_id(), tp.parent_id(), "a new span id");
+        assert!(cx.is_sampled(), "the caller's sampled flag is followed");
+        assert!(cx.flags().is_random(), "the random flag is kept");
+        assert_eq!(cx.trace_state().get("congo"), Some("t61rcWkgMzE"));
+        assert_eq!(cx.baggage().get("userId").as_deref(), Some("alice"));
+        assert_eq!(cx.correlation_id().unwrap(), "req-1");
+        assert_eq!(cx.link(), None);
+
+        let cx = server(Trust::RESAMPLE, &sampler);
+        assert_eq!(cx.trace_id(), tp.trace_id(), "re-sample: same trace");
+        assert!(!cx.is_sampled(), "the root sampler decided, not the caller");
+        assert!(cx.flags().is_random());
+
+        let cx = server(Trust::NEW_ROOT, &ParentBased::new(AlwaysOn));
+        assert_ne!(cx.trace_id(), tp.trace_id(), "new root: new trace");
+        assert_eq!(cx.parent_span_id(), None);
+        assert_eq!(cx.link(), Some(tp), "the caller kept as a link");
+        assert!(
+            cx.trace_state().is_empty(),
+            "tracestate belongs to the old trace"
+        );
+        assert_eq!(
+            cx.baggage().get("userId").as_deref(),
+            Some("alice"),
+            "baggage is kept unless stripped"
+        );
+        assert_eq!(
+            cx.correlation_id().unwrap(),
+            "req-1",
+            "the correlation ID is always kept"
+        );
+
+        let cx = server(Trust::CONTINUE.strip_baggage(), &sampler);
+        assert!(cx.baggage().is_empty());
+        assert_eq!(cx.trace_state().get("congo"), Some("t61rcWkgMzE"));
+        let cx = server(Trust::CONTINUE.strip_trace_state(), &sampler);
+        assert!(cx.trace_state().is_empty());
+        assert_eq!(cx.baggage().len(), 1);
+    }
+
+    #[test]
+    fn no_parent_starts_a_random_root_with_a_correlation_id() {
+        let started =
+            Incoming::default().start(Trust::CONTINUE, &AlwaysOn, "GET /", SpanKind::Server, &[]);
+        let cx = started.context;
+        assert!(cx.flags().is_random() && cx.is_sampled());
+        assert_eq!(cx.parent_span_id(), None);
+        assert!(cx.correlation_id().is_some(), "made when missing");
+    }
+
+    #[test]
+    fn the_sampler_sees_the_trace_id_the_span_gets() {
+        let started =
+            TraceContext::start_child(None, &TraceIdRatio::new(0.5), "op", SpanKind::Client, &[]);
+        let again = TraceIdRatio::new(0.5).should_sample(&SamplingInput::new(
+            started.context.trace_id(),
+            "op",
+            SpanKind::Client,
+        ));
+        assert_eq!(started.decision, again.decision);
+        if started.decision.is_sampled() {
+            assert_eq!(started.context.trace_state().get("ot"), Some("th:8"));
+        }
+    }
+
+    #[test]
+    fn a_client_child_keeps_what_travels() {
+        let server = server(Trust::CONTINUE, &AlwaysOn);
+        let client = TraceContext::start_child(
+            Some(&server),
+            &ParentBased::new(AlwaysOff),
+            "GET",
+            SpanKind::Client,
+            &[],
+        )
+        .context;
+        assert_eq!(client.trace_id(), server.trace_id());
+        assert_eq!(client.parent_span_id(), Some(server.span_id()));
+        assert!(!client.is_parent_remote());
+        assert!(client.is_sampled(), "a sampled local parent is followed");
+        assert_eq!(client.correlation_id(), server.correlation_id());
+        assert_eq!(client.baggage(), server.baggage());
+        // Each call gets its own span id.
+        let other =
+            TraceContext::start_child(Some(&server), &AlwaysOn, "GET", SpanKind::Client, &[])
+                .context;
+        assert_ne!(client.span_id(), other.span_id());
+    }
+}

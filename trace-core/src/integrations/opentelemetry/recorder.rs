@@ -1,0 +1,349 @@
+//! Recording spans through OpenTelemetry (feature `opentelemetry`).
+
+use std::{cell::Cell, fmt};
+
+use opentelemetry::{
+    Context, KeyValue,
+    trace::{
+        Link, SpanContext, SpanId as OtelSpanId, SpanKind as OtelSpanKind, Status as OtelStatus,
+        TraceContextExt, TraceFlags as OtelTraceFlags, TraceId as OtelTraceId,
+        TraceState as OtelTraceState, Tracer,
+    },
+};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+
+use crate::{
+    codec::TraceParent,
+    context::TraceContext,
+    record::{Attribute, Recorder, RecordingSpan, SpanEnd, SpanKind, SpanStart, Status, Value},
+};
+
+thread_local! {
+    /// The ids of the span this thread is starting through OpenTelemetry,
+    /// handed to [`OtelIdGenerator`] by [`OtelRecorder`]. Two slots, each
+    /// taken by its own call: the SDK asks for the span id first and, for a
+    /// root, the trace id after.
+    static NEXT_TRACE_ID: Cell<Option<OtelTraceId>> = const { Cell::new(None) };
+    static NEXT_SPAN_ID: Cell<Option<OtelSpanId>> = const { Cell::new(None) };
+}
+
+/// An OpenTelemetry SDK `IdGenerator` that gives the spans [`OtelRecorder`]
+/// starts the ids this crate chose for them, and random ids to every other
+/// span.
+///
+/// The SDK picks span ids itself; without this generator the span id it
+/// exports would not be the one injected downstream, and the exported
+/// trace would not connect. Install it on the provider:
+///
+/// # Examples
+///
+/// ```
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use trace_core::OtelIdGenerator;
+///
+/// let provider = SdkTracerProvider::builder().with_id_generator(OtelIdGenerator::default()).build();
+/// # let _ = provider;
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct OtelIdGenerator {
+    random: RandomIdGenerator,
+}
+
+impl IdGenerator for OtelIdGenerator {
+    fn new_trace_id(&self) -> OtelTraceId {
+        // Taken, not read: one hand-off per span.
+        NEXT_TRACE_ID
+            .with(Cell::take)
+            .unwrap_or_else(|| self.random.new_trace_id())
+    }
+
+    fn new_span_id(&self) -> OtelSpanId {
+        NEXT_SPAN_ID
+            .with(Cell::take)
+            .unwrap_or_else(|| self.random.new_span_id())
+    }
+}
+
+/// Records spans through the OpenTelemetry API, with a `Tracer` from the
+/// provider the application set up (OTLP to a Collector, Jaeger, Tempo…).
+///
+/// Each span gets this crate's trace and span ids (the provider must use
+/// [`OtelIdGenerator`]), the parent as a remote or local parent, kind, start
+/// and end times, attributes, status, and the link of a restarted trace.
+///
+/// Sampling is decided by this crate's sampler and carried in the sampled
+/// flag; a span is handed to OpenTelemetry only when that decision records,
+/// with a parent that carries the decision, so the SDK's default
+/// `ParentBased(AlwaysOn)` sampler agrees with it. Use that sampler (or
+/// `AlwaysOn`) on the provider.
+///
+/// # Examples
+///
+/// ```
+/// use opentelemetry::trace::TracerProvider as _;
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use trace_core::{OtelIdGenerator, OtelRecorder};
+///
+/// let provider = SdkTracerProvider::builder().with_id_generator(OtelIdGenerator::default()).build();
+/// let recorder = OtelRecorder::new(provider.tracer("my-service"));
+/// // e.g. `TraceContextLayer::new().recorder(recorder)`
+/// # let _ = recorder;
+/// ```
+pub struct OtelRecorder<T> {
+    tracer: T,
+}
+
+impl<T> OtelRecorder<T> {
+    /// A recorder using this tracer.
+    pub fn new(tracer: T) -> Self {
+        Self { tracer }
+    }
+}
+
+impl<T> fmt::Debug for OtelRecorder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelRecorder")
+            .field("tracer", &std::any::type_name::<T>())
+            .finish()
+    }
+}
+
+pub(crate) fn otel_value(value: Value<'static>) -> opentelemetry::Value {
+    match value {
+        Value::Str(s) => opentelemetry::Value::from(s.into_owned()),
+        Value::I64(v) => opentelemetry::Value::I64(v),
+        Value::F64(v) => opentelemetry::Value::F64(v),
+        Value::Bool(v) => opentelemetry::Value::Bool(v),
+    }
+}
+
+pub(crate) fn key_value(attribute: Attribute<'static>) -> KeyValue {
+    KeyValue::new(attribute.key, otel_value(attribute.value))
+}
+
+pub(crate) fn kind(kind: SpanKind) -> OtelSpanKind {
+    match kind {
+        SpanKind::Server => OtelSpanKind::Server,
+        SpanKind::Client => OtelSpanKind::Client,
+        SpanKind::Producer => OtelSpanKind::Producer,
+        SpanKind::Consumer => OtelSpanKind::Consumer,
+        _ => OtelSpanKind::Internal,
+    }
+}
+
+/// The parent as OpenTelemetry sees it: same trace, the parent's span id,
+/// and this span's flags, so the SDK's parent-based sampler follows the
+/// decision already made.
+pub(crate) fn parent_context(cx: &TraceContext) -> Context {
+    match cx.parent_span_id() {
+        Some(parent) => {
+            let state = cx
+                .trace_state()
+                .to_string()
+                .parse::<OtelTraceState>()
+                .unwrap_or_default();
+            Context::new().with_remote_span_context(SpanContext::new(
+                OtelTraceId::from_bytes(cx.trace_id().to_bytes()),
+                OtelSpanId::from_bytes(parent.to_bytes()),
+                OtelTraceFlags::new(cx.flags().to_u8()),
+                cx.is_parent_remote(),
+                state,
+            ))
+        }
+        None => Context::new(),
+    }
+}
+
+/// The span context of a restarted trace's link.
+pub(crate) fn link_context(link: TraceParent) -> SpanContext {
+    SpanContext::new(
+        OtelTraceId::from_bytes(link.trace_id().to_bytes()),
+        OtelSpanId::from_bytes(link.parent_id().to_bytes()),
+        OtelTraceFlags::new(link.flags().to_u8()),
+        true,
+        OtelTraceState::default(),
+    )
+}
+
+/// Runs `start`, which starts one OpenTelemetry span, with `cx`'s ids
+/// handed to [`OtelIdGenerator`] on this thread.
+pub(crate) fn with_our_ids<R>(cx: &TraceContext, start: impl FnOnce() -> R) -> R {
+    NEXT_TRACE_ID.with(|next| next.set(Some(OtelTraceId::from_bytes(cx.trace_id().to_bytes()))));
+    NEXT_SPAN_ID.with(|next| next.set(Some(OtelSpanId::from_bytes(cx.span_id().to_bytes()))));
+    let started = start();
+    // Cleared in case the SDK did not ask (a provider without our
+    // generator, or a span with a parent, whose trace id it inherits).
+    NEXT_TRACE_ID.with(|next| next.set(None));
+    NEXT_SPAN_ID.with(|next| next.set(None));
+    started
+}
+
+impl<T> Recorder for OtelRecorder<T>
+where
+    T: Tracer + Send + Sync + 'static,
+    T::Span: Send + Sync + 'static,
+{
+    fn start(&self, start: SpanStart<'_>) -> Option<Box<dyn RecordingSpan>> {
+        let cx = start.context;
+        let mut builder = self
+            .tracer
+            .span_builder(start.name.to_owned())
+            .with_kind(kind(start.kind))
+            .with_start_time(start.start_time)
+            .with_attributes(start.attributes.into_iter().map(key_value));
+        if let Some(link) = cx.link() {
+            builder = builder.with_links(vec![Link::with_context(link_context(link))]);
+        }
+        let span = with_our_ids(cx, || {
+            builder.start_with_context(&self.tracer, &parent_context(cx))
+        });
+        Some(Box::new(OtelSpan { span }))
+    }
+}
+
+struct OtelSpan<S> {
+    span: S,
+}
+
+impl<S> RecordingSpan for OtelSpan<S>
+where
+    S: opentelemetry::trace::Span + Send + Sync + 'static,
+{
+    fn set_attribute(&mut self, attribute: Attribute<'static>) {
+        self.span.set_attribute(key_value(attribute));
+    }
+
+    fn end(mut self: Box<Self>, end: SpanEnd) {
+        self.span
+            .set_attributes(end.attributes.into_iter().map(key_value));
+        match end.status {
+            Status::Unset => {}
+            Status::Ok => self.span.set_status(OtelStatus::Ok),
+            Status::Error { error_type } => self.span.set_status(OtelStatus::error(error_type)),
+        }
+        self.span.end_with_timestamp(end.end_time);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+
+    use super::*;
+    use crate::{codec::TraceParent, record::Span, sampling::Decision};
+
+    fn provider() -> (SdkTracerProvider, InMemorySpanExporter) {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_id_generator(OtelIdGenerator::default())
+            .with_simple_exporter(exporter.clone())
+            .build();
+        (provider, exporter)
+    }
+
+    #[test]
+    fn exported_ids_are_the_ids_we_chose() {
+        let (provider, exporter) = provider();
+        let recorder = OtelRecorder::new(provider.tracer("test"));
+        let incoming =
+            TraceParent::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        let server = TraceContext::remote(incoming).child();
+        let span = Span::start(
+            &recorder,
+            Decision::RecordAndSample,
+            SpanStart::new(&server, "GET /x", SpanKind::Server),
+            || vec![Attribute::new("http.request.method", "GET")],
+        );
+        span.end(
+            Status::error("500"),
+            vec![Attribute::new("http.response.status_code", 500_i64)],
+        );
+
+        let spans = exporter.get_finished_spans().unwrap();
+        let [exported] = &spans[..] else {
+            panic!("one span: {spans:?}")
+        };
+        assert_eq!(
+            exported.span_context.trace_id().to_bytes(),
+            server.trace_id().to_bytes()
+        );
+        assert_eq!(
+            exported.span_context.span_id().to_bytes(),
+            server.span_id().to_bytes(),
+            "the injected id"
+        );
+        assert_eq!(
+            exported.parent_span_id.to_bytes(),
+            incoming.parent_id().to_bytes()
+        );
+        assert!(exported.parent_span_is_remote);
+        assert_eq!(exported.span_kind, OtelSpanKind::Server);
+        assert_eq!(exported.name, "GET /x");
+        assert_eq!(exported.status, OtelStatus::error("500"));
+        let keys: Vec<_> = exported
+            .attributes
+            .iter()
+            .map(|kv| kv.key.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            ["http.request.method", "http.response.status_code", "error.type"],
+            "error.type comes from the status"
+        );
+    }
+
+    #[test]
+    fn roots_children_and_links() {
+        let (provider, exporter) = provider();
+        let recorder = OtelRecorder::new(provider.tracer("test"));
+        let link =
+            TraceParent::from_static("00-11111111111111111111111111111111-2222222222222222-01");
+        let root = TraceContext::new_root(true).with_link(link);
+        let child = root.child();
+        Span::start(
+            &recorder,
+            Decision::RecordAndSample,
+            SpanStart::new(&child, "GET", SpanKind::Client),
+            Vec::new,
+        )
+        .end(Status::Unset, Vec::new());
+        Span::start(
+            &recorder,
+            Decision::RecordAndSample,
+            SpanStart::new(&root, "GET /", SpanKind::Server),
+            Vec::new,
+        )
+        .end(Status::Unset, Vec::new());
+
+        let spans = exporter.get_finished_spans().unwrap();
+        let client = spans
+            .iter()
+            .find(|s| s.span_kind == OtelSpanKind::Client)
+            .unwrap();
+        let server = spans
+            .iter()
+            .find(|s| s.span_kind == OtelSpanKind::Server)
+            .unwrap();
+        assert_eq!(
+            server.span_context.trace_id().to_bytes(),
+            root.trace_id().to_bytes(),
+            "a root keeps our trace id"
+        );
+        assert_eq!(server.parent_span_id, OtelSpanId::INVALID);
+        assert_eq!(client.parent_span_id.to_bytes(), root.span_id().to_bytes());
+        assert!(!client.parent_span_is_remote, "a local parent");
+        assert_eq!(server.links.links.len(), 1, "the restarted trace's link");
+        assert_eq!(
+            server.links.links[0].span_context.trace_id().to_bytes(),
+            link.trace_id().to_bytes()
+        );
+    }
+
+    #[test]
+    fn other_spans_get_random_ids() {
+        let generator = OtelIdGenerator::default();
+        assert_ne!(generator.new_span_id(), generator.new_span_id());
+        assert_ne!(generator.new_trace_id(), OtelTraceId::INVALID);
+    }
+}

@@ -1,0 +1,250 @@
+//! Recording through `tracing` for `tracing-opentelemetry` users (feature
+//! `tracing-opentelemetry`).
+
+use opentelemetry::trace::Status as OtelStatus;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::span::new_span;
+use crate::{
+    integrations::opentelemetry::{link_context, otel_value, parent_context, with_our_ids},
+    record::{Attribute, Recorder, RecordingSpan, SpanEnd, SpanStart, Status},
+};
+
+/// Records this crate's spans as `tracing` spans that a
+/// `tracing_opentelemetry` layer exports with this crate's ids: the setup
+/// for applications that export through `tracing-opentelemetry`.
+///
+/// Each recorded span is a `tracing` span (see
+/// [`TraceContext::tracing_span`] for its name and fields) whose
+/// OpenTelemetry span has this crate's trace and span ids (the provider
+/// must use [`OtelIdGenerator`](crate::integrations::opentelemetry::OtelIdGenerator)), the caller's span
+/// as its parent, the kind, the attributes, the status and the link of a
+/// restarted trace. The adapters keep it entered while the request runs,
+/// so spans made inside a handler with `#[instrument]` are its children in
+/// the exported trace, and every log line carries the IDs.
+///
+/// Use it instead of [`OtelRecorder`](crate::integrations::opentelemetry::OtelRecorder), not with it:
+/// both would export the same span. Without a `tracing_opentelemetry` layer
+/// the spans still carry the IDs into logs, and nothing is exported.
+///
+/// # Examples
+///
+/// ```
+/// use opentelemetry::trace::TracerProvider as _;
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use tracing_subscriber::layer::SubscriberExt as _;
+/// use trace_core::{OtelIdGenerator, TracingRecorder};
+///
+/// let provider = SdkTracerProvider::builder().with_id_generator(OtelIdGenerator::default()).build();
+/// let subscriber = tracing_subscriber::registry()
+///     .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("my-service")));
+/// let _guard = tracing::subscriber::set_default(subscriber);
+/// // e.g. `TraceContextLayer::new().recorder(TracingRecorder)`
+/// let recorder = TracingRecorder;
+/// # let _ = recorder;
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingRecorder;
+
+impl Recorder for TracingRecorder {
+    fn start(&self, start: SpanStart<'_>) -> Option<Box<dyn RecordingSpan>> {
+        let cx = start.context;
+        let span = new_span(cx, start.name, start.kind);
+        if span.is_disabled() {
+            return None;
+        }
+        // All of this goes into the span's builder before it starts, as it
+        // would for a span started through the OpenTelemetry API.
+        let _ = span.set_parent(parent_context(cx));
+        if let Some(link) = cx.link() {
+            span.add_link(link_context(link));
+        }
+        for attribute in start.attributes {
+            span.set_attribute(attribute.key, otel_value(attribute.value));
+        }
+        // Asking for the span's context starts it, here, on this thread:
+        // the id generator takes our ids.
+        with_our_ids(cx, || span.context());
+        Some(Box::new(TracingSpan { span }))
+    }
+}
+
+struct TracingSpan {
+    span: tracing::Span,
+}
+
+impl RecordingSpan for TracingSpan {
+    fn set_attribute(&mut self, attribute: Attribute<'static>) {
+        self.span
+            .set_attribute(attribute.key, otel_value(attribute.value));
+    }
+
+    fn end(self: Box<Self>, end: SpanEnd) {
+        for attribute in end.attributes {
+            self.span
+                .set_attribute(attribute.key, otel_value(attribute.value));
+        }
+        match end.status {
+            Status::Unset => {}
+            Status::Ok => self.span.set_status(OtelStatus::Ok),
+            Status::Error { error_type } => self.span.set_status(OtelStatus::error(error_type)),
+        }
+        // The OpenTelemetry span ends when the last handle to the `tracing`
+        // span is dropped: this one, or the adapter's if it is still
+        // running.
+    }
+
+    fn tracing_span(&self) -> Option<&tracing::Span> {
+        Some(&self.span)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{SpanKind as OtelSpanKind, TracerProvider as _};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+    use crate::{
+        codec::TraceParent,
+        context::TraceContext,
+        integrations::opentelemetry::OtelIdGenerator,
+        record::{Span, SpanKind},
+        sampling::{AlwaysOff, AlwaysOn, Decision},
+    };
+
+    fn exported(f: impl FnOnce()) -> Vec<SpanData> {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_id_generator(OtelIdGenerator::default())
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, f);
+        exporter.get_finished_spans().unwrap()
+    }
+
+    #[tracing::instrument]
+    fn handler() {
+        tracing::info!("inside");
+    }
+
+    const INCOMING: TraceParent =
+        TraceParent::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+
+    #[test]
+    fn instrumented_spans_are_children_of_the_server_span() {
+        let server = TraceContext::remote(INCOMING).child();
+        let spans = exported(|| {
+            let span = Span::start(
+                &TracingRecorder,
+                Decision::RecordAndSample,
+                SpanStart::new(&server, "GET /x", SpanKind::Server),
+                || vec![Attribute::new("http.request.method", "GET")],
+            );
+            let entered = span.tracing_span(&server, "GET /x", SpanKind::Server);
+            entered.in_scope(handler);
+            drop(entered);
+            span.end(
+                Status::error("500"),
+                vec![Attribute::new("http.response.status_code", 500_i64)],
+            );
+        });
+        let [handler, request] = &spans[..] else {
+            panic!("two spans: {spans:?}")
+        };
+        assert_eq!(request.name, "GET /x");
+        assert_eq!(request.span_kind, OtelSpanKind::Server);
+        assert_eq!(
+            request.span_context.span_id().to_bytes(),
+            server.span_id().to_bytes(),
+            "exported with the id injected downstream"
+        );
+        assert_eq!(
+            request.span_context.trace_id().to_bytes(),
+            server.trace_id().to_bytes()
+        );
+        assert_eq!(
+            request.parent_span_id.to_bytes(),
+            INCOMING.parent_id().to_bytes()
+        );
+        assert_eq!(request.status, OtelStatus::error("500"));
+        for key in ["http.request.method", "http.response.status_code"] {
+            assert!(
+                request.attributes.iter().any(|kv| kv.key.as_str() == key),
+                "{key}: {:?}",
+                request.attributes
+            );
+        }
+        assert_eq!(handler.name, "handler");
+        assert_eq!(handler.parent_span_id, request.span_context.span_id());
+        assert_eq!(
+            handler.span_context.trace_id(),
+            request.span_context.trace_id()
+        );
+    }
+
+    #[test]
+    fn an_unsampled_request_exports_nothing() {
+        let started = crate::propagation::Incoming::default().start(
+            crate::policy::Trust::CONTINUE,
+            &AlwaysOff,
+            "GET /x",
+            SpanKind::Server,
+            &[],
+        );
+        let cx = started.context;
+        let spans = exported(|| {
+            let span = Span::start(
+                &TracingRecorder,
+                started.decision,
+                SpanStart::new(&cx, "GET /x", SpanKind::Server),
+                Vec::new,
+            );
+            assert!(!span.is_recording());
+            span.tracing_span(&cx, "GET /x", SpanKind::Server)
+                .in_scope(handler);
+        });
+        assert!(spans.is_empty(), "{spans:?}");
+    }
+
+    #[test]
+    fn a_restarted_trace_is_linked() {
+        let started = crate::propagation::Incoming {
+            parent: Some(INCOMING),
+            ..crate::propagation::Incoming::default()
+        }
+        .start(
+            crate::policy::Trust::NEW_ROOT,
+            &AlwaysOn,
+            "GET /x",
+            SpanKind::Server,
+            &[],
+        );
+        let cx = started.context;
+        let spans = exported(|| {
+            Span::start(
+                &TracingRecorder,
+                started.decision,
+                SpanStart::new(&cx, "GET /x", SpanKind::Server),
+                Vec::new,
+            )
+            .end(Status::Unset, Vec::new());
+        });
+        let [root] = &spans[..] else {
+            panic!("{spans:?}")
+        };
+        assert_eq!(
+            root.span_context.trace_id().to_bytes(),
+            cx.trace_id().to_bytes(),
+            "a root keeps our trace id"
+        );
+        assert_eq!(root.links.links.len(), 1);
+        assert_eq!(
+            root.links.links[0].span_context.span_id().to_bytes(),
+            INCOMING.parent_id().to_bytes()
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! `tracing` integration (feature `tracing`): a span per unit of work whose
+//! fields carry the trace, span and correlation IDs, so that every log line
+//! written inside it can be found by them.
+
+use crate::{
+    context::TraceContext,
+    record::{Span, SpanKind},
+};
+
+impl TraceContext {
+    /// A `tracing` span (level INFO, target `trace_core`) for the work done
+    /// in this context, with the fields `trace_id`, `span_id`,
+    /// `correlation_id` (when there is one), and `otel.name` and `otel.kind`
+    /// for layers that export spans. The adapters open one per request and
+    /// keep it entered while the request runs, so every event a handler
+    /// logs carries the IDs.
+    ///
+    /// The span is called `request` for server and consumer work, `call`
+    /// for client and producer calls, and `work` otherwise. Field values
+    /// are computed only when a subscriber wants the span.
+    ///
+    /// With the feature `tracing-opentelemetry` and a
+    /// `tracing_opentelemetry` layer installed, the span's OpenTelemetry
+    /// parent is this context's span, with its sampled flag: spans made
+    /// inside it join this trace (see [`TracingRecorder`](crate::TracingRecorder)
+    /// to export the span itself as this context's span).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::{SpanKind, TraceContext};
+    ///
+    /// let cx = TraceContext::new_root(true);
+    /// let span = cx.tracing_span("GET /users/{id}", SpanKind::Server);
+    /// let _entered = span.enter();
+    /// tracing::info!("every event in here carries trace_id, span_id and correlation_id");
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    #[must_use]
+    pub fn tracing_span(&self, name: &str, kind: SpanKind) -> tracing::Span {
+        let span = new_span(self, name, kind);
+        #[cfg(feature = "tracing-opentelemetry")]
+        parent_is(&span, self);
+        span
+    }
+}
+
+/// The span, without any OpenTelemetry parent. One macro call per name:
+/// `tracing` names are static.
+pub(crate) fn new_span(cx: &TraceContext, name: &str, kind: SpanKind) -> tracing::Span {
+    let correlation_id = cx.correlation_id().map(|id| id.as_str());
+    macro_rules! span {
+        ($name:literal) => {
+            tracing::info_span!(
+                target: "trace_core",
+                $name,
+                otel.name = name,
+                otel.kind = kind.as_str(),
+                trace_id = %cx.trace_id(),
+                span_id = %cx.span_id(),
+                correlation_id,
+            )
+        };
+    }
+    match kind {
+        SpanKind::Server | SpanKind::Consumer => span!("request"),
+        SpanKind::Client | SpanKind::Producer => span!("call"),
+        SpanKind::Internal => span!("work"),
+    }
+}
+
+#[cfg(feature = "tracing-opentelemetry")]
+/// Makes `cx`'s span the OpenTelemetry parent of `span`, with its sampled
+/// flag: what is made inside `span` joins `cx`'s trace, and is dropped by
+/// a parent-based sampler when `cx` is not sampled.
+fn parent_is(span: &tracing::Span, cx: &TraceContext) {
+    // Without a `tracing_opentelemetry` layer there is nothing to connect;
+    // a disabled span (no subscriber wants it) costs nothing.
+    if !span.is_disabled() {
+        let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(span, cx.to_otel_context());
+    }
+}
+
+impl Span {
+    /// The `tracing` span for the work this span measures, to keep
+    /// entered while it runs: the recorder's own when it records through
+    /// `tracing`, else [`TraceContext::tracing_span`].
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    #[must_use]
+    pub fn tracing_span(
+        &self,
+        context: &TraceContext,
+        name: &str,
+        kind: SpanKind,
+    ) -> tracing::Span {
+        self.recording()
+            .and_then(|recording| recording.tracing_span())
+            .cloned()
+            .unwrap_or_else(|| context.tracing_span(name, kind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io,
+        sync::{Arc, Mutex},
+    };
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+    use crate::codec::{CorrelationId, TraceParent};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Self;
+
+        fn make_writer(&'a self) -> Self {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn log_lines_carry_the_ids() {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(buffer.clone())
+            .with_ansi(false)
+            .finish();
+        let cx = TraceContext::remote(TraceParent::from_static(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ))
+        .child()
+        .with_correlation_id("req-42".parse::<CorrelationId>().unwrap());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = cx.tracing_span("GET /x", SpanKind::Server);
+            let _entered = span.enter();
+            tracing::info!("handled");
+        });
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(out.contains("request{"), "{out}");
+        assert!(
+            out.contains("trace_id=4bf92f3577b34da6a3ce929d0e0e4736"),
+            "{out}"
+        );
+        assert!(out.contains(&format!("span_id={}", cx.span_id())), "{out}");
+        assert!(out.contains("correlation_id=\"req-42\""), "{out}");
+        assert!(out.contains("handled"), "{out}");
+    }
+
+    #[test]
+    fn span_names_follow_the_kind() {
+        let cx = TraceContext::new_root(true);
+        let subscriber = tracing_subscriber::fmt().with_writer(io::sink).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let names: Vec<_> = [SpanKind::Server, SpanKind::Client, SpanKind::Internal]
+                .into_iter()
+                .map(|kind| new_span(&cx, "x", kind).metadata().map(|m| m.name()))
+                .collect();
+            assert_eq!(names, [Some("request"), Some("call"), Some("work")]);
+        });
+    }
+}

@@ -1,0 +1,98 @@
+//! The propagator the standard `OTEL_PROPAGATORS` variable asks for.
+
+use std::fmt;
+
+use super::Propagator;
+use crate::policy::Propagate;
+
+impl Propagator {
+    /// The propagator `OTEL_PROPAGATORS` asks for.
+    ///
+    /// Recognised values, comma-separated: `tracecontext`, `baggage`,
+    /// `none`. Unset or empty means the default (`tracecontext,baggage`).
+    /// The correlation ID is this crate's own and is always propagated.
+    ///
+    /// # Errors
+    ///
+    /// When the variable names a propagator this crate does not implement
+    /// (such as `b3`), or is not Unicode: silently propagating nothing is
+    /// the failure this error prevents.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::{Propagate, Propagator};
+    ///
+    /// let p = Propagator::from_env_value(Some("tracecontext"))?;
+    /// assert!(p.propagates().contains(Propagate::TRACEPARENT));
+    /// assert!(!p.propagates().contains(Propagate::BAGGAGE));
+    ///
+    /// let err = Propagator::from_env_value(Some("tracecontext,b3")).unwrap_err();
+    /// assert_eq!(err.to_string(), "OTEL_PROPAGATORS names \"b3\", which trace-core does not implement (it knows tracecontext, baggage, none)");
+    /// # Ok::<(), trace_core::propagation::EnvError>(())
+    /// ```
+    pub fn from_env() -> Result<Self, EnvError> {
+        match std::env::var("OTEL_PROPAGATORS") {
+            Ok(value) => Self::from_env_value(Some(&value)),
+            Err(std::env::VarError::NotPresent) => Self::from_env_value(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(EnvError { value: None }),
+        }
+    }
+
+    /// As [`from_env`](Self::from_env), from the variable's value.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    pub fn from_env_value(value: Option<&str>) -> Result<Self, EnvError> {
+        let names = value.map(str::trim).filter(|v| !v.is_empty());
+        let Some(names) = names else {
+            return Ok(Self::default());
+        };
+        let mut fields = Propagate::CORRELATION_ID;
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            fields = fields
+                | match name.to_ascii_lowercase().as_str() {
+                    "tracecontext" => Propagate::TRACEPARENT | Propagate::TRACESTATE,
+                    "baggage" => Propagate::BAGGAGE,
+                    "none" => Propagate::NONE,
+                    _ => {
+                        return Err(EnvError {
+                            value: Some(name.to_owned()),
+                        });
+                    }
+                };
+        }
+        Ok(Self::default().propagating(fields))
+    }
+}
+
+/// `OTEL_PROPAGATORS` asks for something this crate cannot do.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::Propagator;
+///
+/// assert!(Propagator::from_env_value(Some("jaeger")).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvError {
+    /// The unknown propagator name; `None` when the variable is not Unicode.
+    value: Option<String>,
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            // Configuration, not request input: naming it is the point.
+            Some(value) => write!(
+                f,
+                "OTEL_PROPAGATORS names {value:?}, which trace-core does not implement (it knows tracecontext, baggage, none)"
+            ),
+            None => f.write_str("OTEL_PROPAGATORS is not valid Unicode"),
+        }
+    }
+}
+
+impl std::error::Error for EnvError {}

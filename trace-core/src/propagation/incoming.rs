@@ -1,0 +1,111 @@
+//! [`Incoming`]: what a request brought, and what was dropped from it.
+
+use crate::{
+    codec::{Baggage, CorrelationId, ParseErrorKind, TraceParent, TraceState},
+    context::TraceContext,
+};
+
+/// Why an incoming header was not used.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use trace_core::{Propagator, propagation::DropReason};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.append("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+/// headers.append("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+/// let incoming = Propagator::default().extract(&headers);
+/// assert_eq!(incoming.dropped.traceparent, Some(DropReason::Repeated));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The value broke this rule.
+    Invalid(ParseErrorKind),
+    /// The header came more than once where only one is allowed.
+    Repeated,
+    /// A `tracestate` without a valid `traceparent`, which the
+    /// specification says not to parse.
+    NoValidParent,
+}
+
+/// What was dropped from a request's headers, per header, for adapters to
+/// count or log (the reasons hold no input).
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::propagation::Dropped;
+///
+/// assert!(Dropped::default().is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct Dropped {
+    /// Why the `traceparent` was not used (the trace restarts).
+    pub traceparent: Option<DropReason>,
+    /// Why the `tracestate` was not used.
+    pub tracestate: Option<DropReason>,
+    /// Why some or all baggage members were not used.
+    pub baggage: Option<DropReason>,
+    /// Why the correlation ID was not used (a new one is made).
+    pub correlation_id: Option<DropReason>,
+}
+
+impl Dropped {
+    /// Whether nothing was dropped.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// What a request brought: the parent (if valid), its tracestate, baggage,
+/// the correlation ID, and what was dropped.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use trace_core::Propagator;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+/// headers.insert("baggage", HeaderValue::from_static("userId=alice"));
+/// let incoming = Propagator::default().extract(&headers);
+/// assert!(incoming.parent.is_some());
+/// assert_eq!(incoming.baggage.get("userId").as_deref(), Some("alice"));
+/// assert!(incoming.correlation_id.is_none());
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Incoming {
+    /// The caller's `traceparent`, when there was exactly one and it was valid.
+    pub parent: Option<TraceParent>,
+    /// The `tracestate`, empty unless the `traceparent` was valid.
+    pub trace_state: TraceState,
+    /// The baggage; independent of the `traceparent`.
+    pub baggage: Baggage,
+    /// The caller's correlation ID, when valid.
+    pub correlation_id: Option<CorrelationId>,
+    /// What was dropped, and why.
+    pub dropped: Dropped,
+}
+
+impl Incoming {
+    /// The caller's span as a context (with this request's tracestate,
+    /// baggage and correlation ID), when there was a valid parent.
+    #[must_use]
+    pub fn into_remote_context(self) -> Option<TraceContext> {
+        let parent = self.parent?;
+        let mut cx = TraceContext::remote(parent)
+            .with_trace_state(self.trace_state)
+            .with_baggage(self.baggage);
+        if let Some(id) = self.correlation_id {
+            cx = cx.with_correlation_id(id);
+        }
+        Some(cx)
+    }
+}

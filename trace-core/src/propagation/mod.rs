@@ -1,0 +1,577 @@
+//! The propagator: reading and writing the headers of a request.
+
+mod carrier;
+mod env;
+mod incoming;
+
+use std::{fmt, sync::Arc};
+
+use http::{HeaderName, HeaderValue};
+
+use crate::{
+    codec::{
+        BAGGAGE, Baggage, CorrelationId, TRACEPARENT, TRACESTATE, TraceParent, TraceState,
+        X_CORRELATION_ID, X_REQUEST_ID,
+    },
+    context::TraceContext,
+    policy::Propagate,
+};
+
+pub use self::{
+    carrier::Carrier,
+    env::EnvError,
+    incoming::{DropReason, Dropped, Incoming},
+};
+
+/// Where a header was seen in a carrier: its first value, and whether it
+/// had more than one.
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    first: Option<&'a HeaderValue>,
+    repeated: bool,
+}
+
+impl<'a> Seen<'a> {
+    const NONE: Self = Self {
+        first: None,
+        repeated: false,
+    };
+
+    fn add(&mut self, value: &'a HeaderValue) {
+        if self.first.is_some() {
+            self.repeated = true;
+        } else {
+            self.first = Some(value);
+        }
+    }
+}
+
+/// The headers extraction reads, found in one pass or by lookups.
+struct Found<'a> {
+    traceparent: Seen<'a>,
+    tracestate: Seen<'a>,
+    baggage: Seen<'a>,
+    /// The first of the correlation-ID names (in the configured order)
+    /// that is present, and its index.
+    correlation: Option<(usize, Seen<'a>)>,
+}
+
+/// Reads and writes trace context, baggage and the correlation ID.
+///
+/// Built once and shared by every adapter; cloning is a reference-count
+/// increment. By default it reads and writes W3C Trace Context, W3C Baggage
+/// and `x-request-id` (reading `x-correlation-id` too).
+///
+/// It never depends on a global propagator being installed: adapters
+/// propagate through it directly, so propagation cannot silently do
+/// nothing.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use trace_core::{Propagate, Propagator};
+///
+/// let propagator = Propagator::default();
+/// let mut incoming = HeaderMap::new();
+/// incoming.insert("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+/// incoming.insert("x-request-id", HeaderValue::from_static("req-42"));
+///
+/// let cx = propagator.extract(&incoming).into_remote_context().unwrap().child();
+/// let mut outgoing = HeaderMap::new();
+/// propagator.inject(&cx, Propagate::ALL, &mut outgoing);
+/// assert_eq!(outgoing["traceparent"], cx.traceparent().to_string());
+/// assert_eq!(outgoing["x-request-id"], "req-42");
+/// assert!(outgoing.get("tracestate").is_none(), "an empty tracestate is not sent");
+/// ```
+#[derive(Clone)]
+pub struct Propagator {
+    inner: Arc<Config>,
+}
+
+#[derive(Clone)]
+struct Config {
+    fields: Propagate,
+    correlation_read: Vec<HeaderName>,
+    correlation_write: HeaderName,
+    /// Every header this propagator reads, kept as text for APIs that
+    /// lend the names out (OpenTelemetry's `TextMapPropagator::fields`).
+    header_names: Box<[String]>,
+}
+
+impl Config {
+    fn new(
+        fields: Propagate,
+        correlation_read: Vec<HeaderName>,
+        correlation_write: HeaderName,
+    ) -> Self {
+        let mut names = Vec::new();
+        for (flag, name) in [
+            (Propagate::TRACEPARENT, TRACEPARENT),
+            (Propagate::TRACESTATE, TRACESTATE),
+            (Propagate::BAGGAGE, BAGGAGE),
+        ] {
+            if fields.contains(flag) {
+                names.push(name.as_str().to_owned());
+            }
+        }
+        if fields.contains(Propagate::CORRELATION_ID) {
+            names.extend(correlation_read.iter().map(|n| n.as_str().to_owned()));
+        }
+        Self {
+            fields,
+            correlation_read,
+            correlation_write,
+            header_names: names.into(),
+        }
+    }
+}
+
+impl Default for Propagator {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Config::new(
+                Propagate::ALL,
+                vec![X_REQUEST_ID, X_CORRELATION_ID],
+                X_REQUEST_ID,
+            )),
+        }
+    }
+}
+
+impl Propagator {
+    /// This propagator, reading and writing only `fields`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::{Propagate, Propagator};
+    ///
+    /// let no_baggage = Propagator::default().propagating(Propagate::ALL & !Propagate::BAGGAGE);
+    /// assert!(!no_baggage.propagates().contains(Propagate::BAGGAGE));
+    /// ```
+    #[must_use]
+    pub fn propagating(self, fields: Propagate) -> Self {
+        let Config {
+            correlation_read,
+            correlation_write,
+            ..
+        } = &*self.inner;
+        Self::from_config(Config::new(
+            fields,
+            correlation_read.clone(),
+            correlation_write.clone(),
+        ))
+    }
+
+    fn from_config(config: Config) -> Self {
+        Self {
+            inner: Arc::new(config),
+        }
+    }
+
+    /// This propagator, reading and writing the correlation ID in `name`
+    /// (and reading nothing else for it).
+    #[must_use]
+    pub fn correlation_header(self, name: HeaderName) -> Self {
+        Self::from_config(Config::new(self.inner.fields, vec![name.clone()], name))
+    }
+
+    /// This propagator, also reading the correlation ID from `name` when the
+    /// headers before it are absent.
+    #[must_use]
+    pub fn also_read_correlation_from(self, name: HeaderName) -> Self {
+        let Config {
+            fields,
+            correlation_read,
+            correlation_write,
+            ..
+        } = &*self.inner;
+        let mut read = correlation_read.clone();
+        read.push(name);
+        Self::from_config(Config::new(*fields, read, correlation_write.clone()))
+    }
+
+    /// What this propagator reads and writes.
+    #[must_use]
+    pub fn propagates(&self) -> Propagate {
+        self.inner.fields
+    }
+
+    /// Every header this propagator reads, in the order it prefers them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::Propagator;
+    ///
+    /// assert_eq!(Propagator::default().header_names(), ["traceparent", "tracestate", "baggage", "x-request-id", "x-correlation-id"]);
+    /// ```
+    #[must_use]
+    pub fn header_names(&self) -> &[String] {
+        &self.inner.header_names
+    }
+
+    /// The header the correlation ID is written to.
+    #[must_use]
+    pub fn correlation_header_name(&self) -> &HeaderName {
+        &self.inner.correlation_write
+    }
+
+    /// Reads a request's headers.
+    ///
+    /// Several `traceparent` lines, or an invalid one, leave no parent (the
+    /// trace restarts), and then `tracestate` is not read, as W3C Trace
+    /// Context says. Baggage is read regardless.
+    pub fn extract<C: Carrier + ?Sized>(&self, carrier: &C) -> Incoming {
+        let fields = self.inner.fields;
+        let mut incoming = Incoming::default();
+        if fields.is_empty() {
+            return incoming;
+        }
+        let found = self.find(carrier);
+
+        if fields.contains(Propagate::TRACEPARENT) {
+            let seen = found.traceparent;
+            incoming.parent = match seen.first {
+                None => None,
+                Some(_) if seen.repeated => {
+                    incoming.dropped.traceparent = Some(DropReason::Repeated);
+                    None
+                }
+                Some(line) => TraceParent::try_from(line)
+                    .map_err(|e| incoming.dropped.traceparent = Some(DropReason::Invalid(e.kind())))
+                    .ok(),
+            };
+        }
+
+        if fields.contains(Propagate::TRACESTATE) && found.tracestate.first.is_some() {
+            if incoming.parent.is_none() {
+                incoming.dropped.tracestate = Some(DropReason::NoValidParent);
+            } else {
+                let state = if found.tracestate.repeated {
+                    TraceState::from_header_values(carrier.get_all_values(&TRACESTATE))
+                } else {
+                    TraceState::from_header_values(found.tracestate.first)
+                };
+                match state {
+                    Ok(state) => incoming.trace_state = state,
+                    Err(e) => incoming.dropped.tracestate = Some(DropReason::Invalid(e.kind())),
+                }
+            }
+        }
+
+        if fields.contains(Propagate::BAGGAGE) && found.baggage.first.is_some() {
+            let (baggage, dropped) = if found.baggage.repeated {
+                Baggage::from_header_values(carrier.get_all_values(&BAGGAGE))
+            } else {
+                Baggage::from_header_values(found.baggage.first)
+            };
+            incoming.baggage = baggage;
+            incoming.dropped.baggage = dropped.map(|e| DropReason::Invalid(e.kind()));
+        }
+
+        if let Some((_, seen)) = found.correlation
+            && let Some(line) = seen.first
+        {
+            if seen.repeated {
+                incoming.dropped.correlation_id = Some(DropReason::Repeated);
+            } else {
+                let id = CorrelationId::try_from(line);
+                incoming.dropped.correlation_id =
+                    id.as_ref().err().map(|e| DropReason::Invalid(e.kind()));
+                incoming.correlation_id = id.ok();
+            }
+        }
+        incoming
+    }
+
+    /// The headers `extract` reads: in one pass over the carrier when it
+    /// can list its headers, else by a lookup each.
+    fn find<'a, C: Carrier + ?Sized>(&self, carrier: &'a C) -> Found<'a> {
+        let fields = self.inner.fields;
+        let names = if fields.contains(Propagate::CORRELATION_ID) {
+            &self.inner.correlation_read[..]
+        } else {
+            &[]
+        };
+        let mut found = Found {
+            traceparent: Seen::NONE,
+            tracestate: Seen::NONE,
+            baggage: Seen::NONE,
+            correlation: None,
+        };
+        if let Some(headers) = carrier.all_headers() {
+            for (name, value) in headers {
+                // Most request headers are standard ones (`host`, `accept`,
+                // …), which no name compared here is: each comparison
+                // fails on the representation, without reading bytes.
+                if *name == TRACEPARENT {
+                    found.traceparent.add(value);
+                } else if *name == TRACESTATE {
+                    found.tracestate.add(value);
+                } else if *name == BAGGAGE {
+                    found.baggage.add(value);
+                } else if let Some(i) = names.iter().position(|n| n == name) {
+                    match &mut found.correlation {
+                        Some((best, seen)) if *best == i => seen.add(value),
+                        Some((best, _)) if *best < i => {}
+                        // None yet, or only a later name: this one wins.
+                        other => {
+                            let mut seen = Seen::NONE;
+                            seen.add(value);
+                            *other = Some((i, seen));
+                        }
+                    }
+                }
+            }
+            return found;
+        }
+        let seen = |name: &HeaderName| {
+            let mut seen = Seen::NONE;
+            for value in carrier.get_all_values(name).take(2) {
+                seen.add(value);
+            }
+            seen
+        };
+        if fields.contains(Propagate::TRACEPARENT) {
+            found.traceparent = seen(&TRACEPARENT);
+        }
+        if fields.contains(Propagate::TRACESTATE) {
+            found.tracestate = seen(&TRACESTATE);
+        }
+        if fields.contains(Propagate::BAGGAGE) {
+            found.baggage = seen(&BAGGAGE);
+        }
+        found.correlation = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (i, seen(name)))
+            .find(|(_, seen)| seen.first.is_some());
+        found
+    }
+
+    /// Writes `cx` into a request's headers: those of `destination` that
+    /// this propagator handles.
+    ///
+    /// Every header written replaces any value already there (a header set
+    /// by hand included), and a handled header with nothing to say
+    /// (`tracestate`, `baggage` when empty) is removed rather than sent
+    /// empty, so the headers always describe `cx`. The `traceparent` is
+    /// always version `00`.
+    pub fn inject<C: Carrier + ?Sized>(
+        &self,
+        cx: &TraceContext,
+        destination: Propagate,
+        carrier: &mut C,
+    ) {
+        let fields = self.inner.fields & destination;
+        if fields.contains(Propagate::TRACEPARENT) {
+            carrier.set(TRACEPARENT, cx.traceparent().to_header_value());
+            if fields.contains(Propagate::TRACESTATE) {
+                match cx.trace_state().header_value() {
+                    Some(value) => carrier.set(TRACESTATE, value.clone()),
+                    None => carrier.remove(&TRACESTATE),
+                }
+            }
+        }
+        if fields.contains(Propagate::BAGGAGE) {
+            match cx.baggage().header_value() {
+                Some(value) => carrier.set(BAGGAGE, value.clone()),
+                None => carrier.remove(&BAGGAGE),
+            }
+        }
+        if fields.contains(Propagate::CORRELATION_ID)
+            && let Some(id) = cx.correlation_id()
+        {
+            carrier.set(self.inner.correlation_write.clone(), id.to_header_value());
+        }
+    }
+}
+
+impl fmt::Debug for Propagator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Propagator")
+            .field("fields", &self.inner.fields)
+            .field("correlation_read", &self.inner.correlation_read)
+            .field("correlation_write", &self.inner.correlation_write)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderMap;
+
+    use super::*;
+    use crate::codec::ParseErrorKind;
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn extract_reads_every_header() {
+        let incoming = Propagator::default().extract(&headers(&[
+            ("traceparent", TP),
+            ("tracestate", "congo=1"),
+            ("tracestate", "rojo=2"),
+            ("baggage", "a=1"),
+            ("baggage", "b=2"),
+            ("x-request-id", "req-1"),
+        ]));
+        assert_eq!(incoming.parent, Some(TraceParent::from_static(TP)));
+        assert_eq!(incoming.trace_state.to_string(), "congo=1,rojo=2");
+        assert_eq!(incoming.baggage.len(), 2);
+        assert_eq!(incoming.correlation_id.unwrap(), "req-1");
+        assert!(incoming.dropped.is_empty());
+    }
+
+    #[test]
+    fn extract_reports_what_it_drops() {
+        use ParseErrorKind as K;
+        #[rustfmt::skip]
+        let cases: &[(&[(&str, &str)], Dropped, &str)] = &[
+            (&[("traceparent", TP), ("traceparent", TP)], Dropped { traceparent: Some(DropReason::Repeated), ..Dropped::default() }, "two traceparent lines restart the trace"),
+            (&[("traceparent", "00-xyz")], Dropped { traceparent: Some(DropReason::Invalid(K::TraceParentLength)), ..Dropped::default() }, "invalid traceparent"),
+            (&[("tracestate", "a=1")], Dropped { tracestate: Some(DropReason::NoValidParent), ..Dropped::default() }, "tracestate without traceparent"),
+            (&[("traceparent", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), ("tracestate", "a=1")], Dropped { traceparent: Some(DropReason::Invalid(K::VersionForbidden)), tracestate: Some(DropReason::NoValidParent), ..Dropped::default() }, "tracestate with an invalid traceparent is not parsed"),
+            (&[("traceparent", TP), ("tracestate", "A=1")], Dropped { tracestate: Some(DropReason::Invalid(K::TraceStateKey)), ..Dropped::default() }, "invalid tracestate, traceparent kept"),
+            (&[("baggage", "a=1,b c=2")], Dropped { baggage: Some(DropReason::Invalid(K::BaggageKey)), ..Dropped::default() }, "a bad baggage member"),
+            (&[("x-request-id", "a b")], Dropped { correlation_id: Some(DropReason::Invalid(K::CorrelationIdByte)), ..Dropped::default() }, "bad correlation ID"),
+            (&[("x-request-id", "a"), ("x-request-id", "b")], Dropped { correlation_id: Some(DropReason::Repeated), ..Dropped::default() }, "repeated correlation ID"),
+        ];
+        for (pairs, expected, reason) in cases {
+            let incoming = Propagator::default().extract(&headers(pairs));
+            assert_eq!(incoming.dropped, *expected, "{reason}");
+        }
+        // The traceparent is still used when only the tracestate is bad.
+        let incoming =
+            Propagator::default().extract(&headers(&[("traceparent", TP), ("tracestate", "A=1")]));
+        assert!(incoming.parent.is_some());
+    }
+
+    #[test]
+    fn baggage_is_independent_of_the_traceparent() {
+        let incoming =
+            Propagator::default().extract(&headers(&[("traceparent", "bad"), ("baggage", "a=1")]));
+        assert!(incoming.parent.is_none());
+        assert_eq!(incoming.baggage.get("a").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn correlation_header_preference() {
+        let incoming = Propagator::default().extract(&headers(&[("x-correlation-id", "second")]));
+        assert_eq!(incoming.correlation_id.unwrap(), "second");
+        let incoming = Propagator::default().extract(&headers(&[
+            ("x-correlation-id", "second"),
+            ("x-request-id", "first"),
+        ]));
+        assert_eq!(incoming.correlation_id.unwrap(), "first");
+        let custom =
+            Propagator::default().correlation_header(HeaderName::from_static("x-trace-me"));
+        let incoming = custom.extract(&headers(&[
+            ("x-request-id", "ignored"),
+            ("x-trace-me", "mine"),
+        ]));
+        assert_eq!(incoming.correlation_id.unwrap(), "mine");
+    }
+
+    #[test]
+    fn inject_replaces_and_removes() {
+        let propagator = Propagator::default();
+        let cx = TraceContext::new_root(true).with_correlation_id("id-1".parse().unwrap());
+        let mut out = headers(&[
+            ("traceparent", TP),
+            ("traceparent", TP),
+            ("tracestate", "stale=1"),
+            ("baggage", "stale=1"),
+            ("x-request-id", "stale"),
+        ]);
+        propagator.inject(&cx, Propagate::ALL, &mut out);
+        assert_eq!(out.get_all("traceparent").iter().count(), 1);
+        assert_eq!(out["traceparent"], cx.traceparent().to_string());
+        assert!(
+            out.get("tracestate").is_none(),
+            "stale tracestate removed, empty not sent"
+        );
+        assert!(out.get("baggage").is_none());
+        assert_eq!(out["x-request-id"], "id-1");
+    }
+
+    #[test]
+    fn inject_honours_the_destination_and_the_configuration() {
+        let cx = TraceContext::new_root(true)
+            .with_trace_state("a=1".parse().unwrap())
+            .with_baggage("b=2".parse().unwrap())
+            .with_correlation_id("id".parse().unwrap());
+        let mut out = HeaderMap::new();
+        Propagator::default().inject(&cx, Propagate::TRACEPARENT, &mut out);
+        assert_eq!(out.keys().collect::<Vec<_>>(), ["traceparent"]);
+
+        let mut out = HeaderMap::new();
+        Propagator::default().inject(&cx, Propagate::NONE, &mut out);
+        assert!(out.is_empty());
+
+        let mut out = HeaderMap::new();
+        Propagator::default().inject(&cx, Propagate::TRACESTATE | Propagate::BAGGAGE, &mut out);
+        assert_eq!(
+            out.keys().collect::<Vec<_>>(),
+            ["baggage"],
+            "tracestate never without traceparent"
+        );
+
+        let mut out = HeaderMap::new();
+        Propagator::from_env_value(Some("baggage"))
+            .unwrap()
+            .inject(&cx, Propagate::ALL, &mut out);
+        let mut names: Vec<_> = out.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["baggage", "x-request-id"]);
+    }
+
+    #[test]
+    fn round_trip_through_headers() {
+        let propagator = Propagator::default();
+        let cx = TraceContext::new_root(true)
+            .with_trace_state("congo=t61rcWkgMzE".parse().unwrap())
+            .with_baggage("userId=Am%C3%A9lie;p=1".parse().unwrap())
+            .with_correlation_id("req-7".parse().unwrap());
+        let mut wire = HeaderMap::new();
+        propagator.inject(&cx, Propagate::ALL, &mut wire);
+        let back = propagator.extract(&wire);
+        assert_eq!(back.parent, Some(cx.traceparent()));
+        assert_eq!(&back.trace_state, cx.trace_state());
+        assert_eq!(&back.baggage, cx.baggage());
+        assert_eq!(back.correlation_id.as_ref(), cx.correlation_id());
+    }
+
+    #[test]
+    fn env_configuration() {
+        #[rustfmt::skip]
+        let cases: &[(Option<&str>, Result<Propagate, &str>)] = &[
+            (None, Ok(Propagate::ALL)),
+            (Some(""), Ok(Propagate::ALL)),
+            (Some(" tracecontext , baggage "), Ok(Propagate::ALL)),
+            (Some("TraceContext"), Ok(Propagate::TRACEPARENT | Propagate::TRACESTATE | Propagate::CORRELATION_ID)),
+            (Some("none"), Ok(Propagate::CORRELATION_ID)),
+            (Some("tracecontext,xray"), Err("\"xray\"")),
+        ];
+        for (value, expected) in cases {
+            let got = Propagator::from_env_value(*value);
+            match expected {
+                Ok(fields) => assert_eq!(got.unwrap().propagates(), *fields, "{value:?}"),
+                Err(name) => assert!(got.unwrap_err().to_string().contains(name), "{value:?}"),
+            }
+        }
+    }
+}

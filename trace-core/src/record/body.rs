@@ -1,0 +1,161 @@
+//! A body that ends a span when it ends: shared by the server and client
+//! adapters, so that a span lasts as long as the response it describes.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use pin_project::pin_project;
+
+use crate::record::{Attribute, Span, Status};
+
+/// Reads a span's final status (and attributes) from the trailers of a
+/// body, as gRPC sends its status: see [`SpanBody::with_trailers`].
+pub type TrailerClassifier = fn(&HeaderMap) -> Option<(Status, Vec<Attribute<'static>>)>;
+
+/// An HTTP body that ends a [`Span`] when the body ends.
+///
+/// The span ends when the last frame has been read, with the status given
+/// at the start (the response's); when the body fails, as an error; and when
+/// the body is dropped before its end (the other side went away), as
+/// `cancelled`. A body with nothing to send ends the span at once, since it
+/// may never be polled.
+///
+/// # Examples
+///
+/// ```
+/// use http_body_util::BodyExt;
+/// use trace_core::{InMemoryRecorder, Span, SpanKind, Status, TraceContext, record::{SpanBody, SpanStart}, sampling::Decision};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let recorder = InMemoryRecorder::new(4);
+/// let cx = TraceContext::new_root(true);
+/// let span = Span::start(&recorder, Decision::RecordAndSample, SpanStart::new(&cx, "GET", SpanKind::Client), Vec::new);
+/// let body = SpanBody::new(String::from("hello"), span, Status::Unset);
+/// assert!(recorder.finished().is_empty(), "not read yet");
+/// assert_eq!(body.collect().await.unwrap().to_bytes(), "hello");
+/// assert_eq!(recorder.finished().len(), 1, "ended with the body");
+/// # }
+/// ```
+#[pin_project]
+pub struct SpanBody<B> {
+    #[pin]
+    inner: B,
+    span: Option<(Span, Status)>,
+    trailers: Option<TrailerClassifier>,
+    final_attributes: Vec<Attribute<'static>>,
+}
+
+impl<B: Body> SpanBody<B> {
+    /// Wraps `inner`; `span` ends with `status` when the body ends.
+    pub fn new(inner: B, span: Span, status: Status) -> Self {
+        Self::with_classifier(inner, span, status, None)
+    }
+
+    /// As [`new`](Self::new), but a trailers frame decides the status:
+    /// `classify` reads it (for gRPC, `grpc-status`), and what it returns
+    /// replaces `status` when the span ends.
+    pub fn with_trailers(
+        inner: B,
+        span: Span,
+        status: Status,
+        classify: TrailerClassifier,
+    ) -> Self {
+        Self::with_classifier(inner, span, status, Some(classify))
+    }
+
+    fn with_classifier(
+        inner: B,
+        span: Span,
+        status: Status,
+        trailers: Option<TrailerClassifier>,
+    ) -> Self {
+        let mut body = Self {
+            inner,
+            span: Some((span, status)),
+            trailers,
+            final_attributes: Vec::new(),
+        };
+        // A body with nothing to send may never be polled: end now.
+        if body.inner.is_end_stream() {
+            body.end(None);
+        }
+        body
+    }
+
+    fn end(&mut self, error: Option<Status>) {
+        if let Some((span, status)) = self.span.take() {
+            span.end(
+                error.unwrap_or(status),
+                std::mem::take(&mut self.final_attributes),
+            );
+        }
+    }
+}
+
+impl<B> SpanBody<B> {
+    /// The wrapped body.
+    pub fn get_ref(&self) -> &B {
+        &self.inner
+    }
+}
+
+impl<B: Body> Body for SpanBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        if let (Some(classify), Some(Ok(frame))) = (this.trailers, &frame)
+            && let Some(trailers) = frame.trailers_ref()
+            && let Some((status, attributes)) = classify(trailers)
+            && let Some((_, pending)) = this.span.as_mut()
+        {
+            *pending = status;
+            *this.final_attributes = attributes;
+        }
+        let end = match &frame {
+            None => Some(None),
+            Some(Err(_)) => Some(Some(Status::error(std::any::type_name::<B::Error>()))),
+            // The last frame: hyper may drop the body without polling again.
+            Some(Ok(_)) if this.inner.is_end_stream() => Some(None),
+            Some(Ok(_)) => None,
+        };
+        if let Some(error) = end
+            && let Some((span, status)) = this.span.take()
+        {
+            span.end(
+                error.unwrap_or(status),
+                std::mem::take(this.final_attributes),
+            );
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> std::fmt::Debug for SpanBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanBody")
+            .field(
+                "recording",
+                &self.span.as_ref().is_some_and(|(s, _)| s.is_recording()),
+            )
+            .finish_non_exhaustive()
+    }
+}

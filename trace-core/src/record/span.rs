@@ -1,0 +1,171 @@
+//! [`Span`]: the span an adapter runs, whatever the recorder.
+
+use std::{fmt, time::SystemTime};
+
+use crate::{
+    record::{Attribute, Recorder, RecordingSpan, SpanEnd, SpanStart, Status},
+    sampling::Decision,
+    semconv,
+};
+
+/// A span an adapter is running: its context (always) and its recording
+/// (when sampled and a recorder records).
+///
+/// Ending is explicit with [`end`](Self::end); a span dropped before that
+/// ends with `error.type` `cancelled`: the work was abandoned (a client went
+/// away, a future was dropped), which is not success.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{InMemoryRecorder, Span, SpanKind, Status, TraceContext, record::SpanStart, sampling::Decision};
+///
+/// let recorder = InMemoryRecorder::new(16);
+/// let cx = TraceContext::new_root(true);
+/// let span = Span::start(&recorder, Decision::RecordAndSample, SpanStart::new(&cx, "work", SpanKind::Internal), Vec::new);
+/// span.end(Status::Unset, Vec::new());
+///
+/// let spans = recorder.finished();
+/// assert_eq!(spans.len(), 1);
+/// assert_eq!(spans[0].span_id, cx.span_id());
+/// ```
+pub struct Span {
+    recording: Option<Box<dyn RecordingSpan>>,
+}
+
+impl Span {
+    /// Starts a span: recorded when `decision` says so and the recorder is
+    /// enabled. Only then are its attributes computed, by `attributes`.
+    pub fn start<F>(
+        recorder: &dyn Recorder,
+        decision: Decision,
+        start: SpanStart<'_>,
+        attributes: F,
+    ) -> Self
+    where
+        F: FnOnce() -> Vec<Attribute<'static>>,
+    {
+        Self::start_with(recorder, decision, || start, attributes)
+    }
+
+    /// [`start`](Self::start), with the [`SpanStart`] made only for a span
+    /// that records: [`SpanStart::new`] reads the clock, which a span that
+    /// records nothing (propagation only, or not sampled) does not need.
+    /// Adapters use this on the request path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::{InMemoryRecorder, Span, SpanKind, Status, TraceContext, record::SpanStart, sampling::Decision};
+    ///
+    /// let recorder = InMemoryRecorder::new(16);
+    /// let cx = TraceContext::new_root(true);
+    /// for decision in [Decision::Drop, Decision::RecordAndSample] {
+    ///     let span = Span::start_with(
+    ///         &recorder,
+    ///         decision,
+    ///         || {
+    ///             assert!(decision.is_recording(), "made only for a span that records");
+    ///             SpanStart::new(&cx, "work", SpanKind::Internal)
+    ///         },
+    ///         Vec::new,
+    ///     );
+    ///     span.end(Status::Unset, Vec::new());
+    /// }
+    /// assert_eq!(recorder.finished().len(), 1);
+    /// ```
+    #[inline]
+    pub fn start_with<'a, S, F>(
+        recorder: &dyn Recorder,
+        decision: Decision,
+        start: S,
+        attributes: F,
+    ) -> Self
+    where
+        S: FnOnce() -> SpanStart<'a>,
+        F: FnOnce() -> Vec<Attribute<'static>>,
+    {
+        let recording = if decision.is_recording() && recorder.is_enabled() {
+            let mut start = start();
+            let computed = attributes();
+            // Usually there are none yet: keep the computed vector (and the
+            // room its maker left for the response's attributes).
+            if start.attributes.is_empty() {
+                start.attributes = computed;
+            } else {
+                start.attributes.extend(computed);
+            }
+            recorder.start(start)
+        } else {
+            None
+        };
+        Self { recording }
+    }
+
+    /// A span that records nothing.
+    #[must_use]
+    pub const fn none() -> Self {
+        Self { recording: None }
+    }
+
+    /// The recording, when there is one.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn recording(&self) -> Option<&dyn RecordingSpan> {
+        self.recording.as_deref()
+    }
+
+    /// Whether anything is being recorded: compute attributes only then.
+    #[must_use]
+    pub fn is_recording(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    /// Adds an attribute.
+    pub fn set_attribute(&mut self, attribute: Attribute<'static>) {
+        if let Some(recording) = &mut self.recording {
+            recording.set_attribute(attribute);
+        }
+    }
+
+    /// Ends the span.
+    ///
+    /// An error status is also written as the `error.type` attribute, here
+    /// and only here, so every error path (a failed service or body, a
+    /// cancelled span, a 5xx, a failed call) carries it alike.
+    pub fn end(mut self, status: Status, attributes: Vec<Attribute<'static>>) {
+        if let Some(recording) = self.recording.take() {
+            finish(recording, status, attributes);
+        }
+    }
+}
+
+fn finish(
+    recording: Box<dyn RecordingSpan>,
+    status: Status,
+    mut attributes: Vec<Attribute<'static>>,
+) {
+    if let Status::Error { error_type } = &status {
+        attributes.push(Attribute::new(semconv::ERROR_TYPE, error_type.clone()));
+    }
+    recording.end(SpanEnd {
+        end_time: SystemTime::now(),
+        status,
+        attributes,
+    });
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if let Some(recording) = self.recording.take() {
+            finish(recording, Status::error("cancelled"), Vec::new());
+        }
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Span")
+            .field("recording", &self.is_recording())
+            .finish()
+    }
+}
