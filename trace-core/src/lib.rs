@@ -86,11 +86,18 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-/// `FromStr`, `TryFrom<&str>` and `TryFrom<&[u8]>` for a type with a private
-/// `fn parse(&[u8]) -> Result<Self, ParseError>`: one validator behind every
-/// way in.
+/// `FromStr`, `TryFrom<&str>`, `TryFrom<&[u8]>` and `TryFrom<&HeaderValue>`
+/// for a type with a private `fn parse(&[u8]) -> Result<Self, ParseError>`:
+/// one validator behind every way in. A type that keeps the header value
+/// itself (no copy) names the function that does, which must validate with
+/// the same `parse` rules.
 macro_rules! impl_parse {
     ($ty:ty) => {
+        impl_parse!($ty, |value: &http::HeaderValue| Self::parse(
+            value.as_bytes()
+        ));
+    };
+    ($ty:ty, $from_header:expr) => {
         impl std::str::FromStr for $ty {
             type Err = $crate::codec::ParseError;
 
@@ -112,6 +119,14 @@ macro_rules! impl_parse {
 
             fn try_from(s: &[u8]) -> Result<Self, Self::Error> {
                 Self::parse(s)
+            }
+        }
+
+        impl TryFrom<&http::HeaderValue> for $ty {
+            type Error = $crate::codec::ParseError;
+
+            fn try_from(value: &http::HeaderValue) -> Result<Self, Self::Error> {
+                ($from_header)(value)
             }
         }
     };

@@ -16,6 +16,8 @@
 
 use std::{borrow::Cow, net::SocketAddr};
 
+use arrayvec::ArrayString;
+
 use http::{HeaderMap, HeaderName, Method, Request, Uri, Version, header, uri::Authority};
 
 use crate::record::{Attribute, Status};
@@ -92,33 +94,23 @@ pub fn http_server_span_name(method: &Method, route: Option<&str>) -> Cow<'stati
 
 /// [`http_server_span_name`], written into `buffer` when it fits (no
 /// allocation on the request path), else allocated.
-///
-/// # Examples
-///
-/// ```
-/// use http::Method;
-/// use trace_core::semconv;
-///
-/// let mut buffer = [0; 64];
-/// assert_eq!(semconv::http_server_span_name_in(&Method::GET, Some("/users/{id}"), &mut buffer), "GET /users/{id}");
-/// ```
-pub fn http_server_span_name_in<'b, const N: usize>(
+pub(crate) fn http_server_span_name_in<'b, const N: usize>(
     method: &Method,
     route: Option<&'b str>,
-    buffer: &'b mut [u8; N],
+    buffer: &'b mut ArrayString<N>,
 ) -> Cow<'b, str> {
     let method = http_client_span_name(method);
     let Some(route) = route else {
         return Cow::Borrowed(method);
     };
-    let len = method.len() + 1 + route.len();
-    if len > N {
+    buffer.clear();
+    if method.len() + 1 + route.len() > N {
         return http_server_span_name_owned(method, route);
     }
-    buffer[..method.len()].copy_from_slice(method.as_bytes());
-    buffer[method.len()] = b' ';
-    buffer[method.len() + 1..len].copy_from_slice(route.as_bytes());
-    Cow::Borrowed(std::str::from_utf8(&buffer[..len]).expect("made of two strs and a space"))
+    buffer.push_str(method);
+    buffer.push(' ');
+    buffer.push_str(route);
+    Cow::Borrowed(buffer.as_str())
 }
 
 fn http_server_span_name_owned(method: &str, route: &str) -> Cow<'static, str> {
@@ -525,6 +517,25 @@ mod tests {
     }
 
     #[test]
+    fn server_names_on_the_stack_or_allocated() {
+        let mut buffer = ArrayString::<16>::new();
+        let name = http_server_span_name_in(&Method::GET, Some("/users/{id}"), &mut buffer);
+        assert!(
+            matches!(name, Cow::Borrowed("GET /users/{id}")),
+            "fits: {name:?}"
+        );
+        let long = "/a/route/longer/than/the/buffer";
+        let name = http_server_span_name_in(&Method::POST, Some(long), &mut buffer);
+        assert!(
+            matches!(&name, Cow::Owned(n) if *n == format!("POST {long}")),
+            "{name:?}"
+        );
+        let name =
+            http_server_span_name_in(&Method::from_bytes(b"PURGE").unwrap(), None, &mut buffer);
+        assert_eq!(name, "HTTP");
+    }
+
+    #[test]
     fn names() {
         assert_eq!(http_server_span_name(&Method::POST, None), "POST");
         assert_eq!(
@@ -542,5 +553,35 @@ mod tests {
         );
         assert_eq!(grpc_service_method("/x"), None);
         assert_eq!(grpc_service_method("//m"), None);
+    }
+
+    #[test]
+    fn grpc_status_from_the_http_status_when_grpc_status_is_missing() {
+        // gRPC's "HTTP to gRPC Status Code Mapping", row by row.
+        #[rustfmt::skip]
+        let rows: &[(u16, Option<i32>, &str)] = &[
+            (200, None, "the status comes in the trailers"),
+            (400, Some(13), "INTERNAL"),
+            (401, Some(16), "UNAUTHENTICATED"),
+            (403, Some(7), "PERMISSION_DENIED"),
+            (404, Some(12), "UNIMPLEMENTED"),
+            (429, Some(14), "UNAVAILABLE"),
+            (502, Some(14), "UNAVAILABLE"),
+            (503, Some(14), "UNAVAILABLE"),
+            (504, Some(14), "UNAVAILABLE"),
+            (500, Some(2), "UNKNOWN: any other status"),
+            (302, Some(2), "UNKNOWN: any other status"),
+        ];
+        for &(http, grpc, why) in rows {
+            assert_eq!(grpc_status_from_http(http), grpc, "{http}: {why}");
+        }
+        let empty = HeaderMap::new();
+        let (status, _) = grpc_response_status(503, &empty, grpc_client_status).unwrap();
+        assert_eq!(status.error_type(), Some("UNAVAILABLE"), "a proxy's 503");
+        assert!(grpc_response_status(200, &empty, grpc_client_status).is_none());
+        let mut headers = HeaderMap::new();
+        headers.insert(GRPC_STATUS, http::HeaderValue::from_static("5"));
+        let (status, _) = grpc_response_status(200, &headers, grpc_client_status).unwrap();
+        assert_eq!(status.error_type(), Some("NOT_FOUND"), "grpc-status wins");
     }
 }

@@ -11,7 +11,10 @@
 
 use allocation_counter::measure;
 use http::{HeaderMap, HeaderValue};
-use trace_core::{AlwaysOn, NoopRecorder, ParentBased, Propagate, Propagator, Span, SpanKind, Status, Trust, record::SpanStart};
+use trace_core::{
+    AlwaysOn, NoopRecorder, ParentBased, Propagate, Propagator, Span, SpanKind, Status, Trust,
+    record::SpanStart,
+};
 
 fn incoming() -> HeaderMap {
     let mut headers = HeaderMap::new();

@@ -2,7 +2,10 @@
 //! records, so the recorded spans form one connected tree.
 
 use http::HeaderMap;
-use trace_core::{AlwaysOn, InMemoryRecorder, ParentBased, Propagate, Propagator, RequestInfo, Span, SpanKind, Status, TraceContext, Trust, TrustPolicy, record::SpanStart, sampling::Decision};
+use trace_core::{
+    AlwaysOn, InMemoryRecorder, ParentBased, Propagate, Propagator, RequestInfo, Span, SpanKind,
+    Status, TraceContext, Trust, TrustPolicy, record::SpanStart, sampling::Decision,
+};
 
 #[test]
 fn server_client_server_is_one_connected_tree() {

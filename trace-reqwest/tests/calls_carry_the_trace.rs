@@ -354,6 +354,11 @@ async fn failures_are_error_spans_and_the_caller_still_gets_an_answer() {
     let spans = finished(&recorder, 2).await;
     let client_span = one(&spans, "a", SpanKind::Client);
     assert_eq!(client_span.status.error_type(), Some("connect"));
+    assert_eq!(
+        client_span.attribute(semconv::ERROR_TYPE),
+        Some(&Value::from("connect")),
+        "error.type is written from the status"
+    );
     a.stop().await;
 
     let recorder = InMemoryRecorder::new(16);

@@ -575,3 +575,37 @@ async fn a_host_based_policy_sees_the_endpoints_host() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_transport_ends_the_client_span_as_an_error() {
+    // A port nothing listens on: bound, then closed.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let recorder = InMemoryRecorder::new(4);
+    let channel = Endpoint::from_shared(format!("http://{closed}"))
+        .unwrap()
+        .connect_lazy();
+    let layer = trace_tonic::GrpcClientLayer::new().recorder(recorder.clone());
+    let mut client = EchoClient::new(tower::ServiceBuilder::new().layer(layer).service(channel));
+    let status = client
+        .unary(EchoRequest {
+            message: "ok".into(),
+        })
+        .with_trace_context(caller())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    let spans = recorder.finished();
+    let [span] = &spans[..] else {
+        panic!("one client span, got {}", spans.len())
+    };
+    assert_eq!(span.status.error_type(), Some("transport"));
+    assert_eq!(
+        span.attribute(semconv::ERROR_TYPE),
+        Some(&Value::from("transport")),
+        "error.type is written from the status"
+    );
+}

@@ -23,7 +23,10 @@ use opentelemetry_otlp::SpanExporter;
 use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
 use report::{Label, Style};
 use services::{PARTNER_KEY, PARTNER_SECRET, Recorders, Services};
-use trace_core::{InMemoryRecorder, OtelIdGenerator, OtelRecorder, Recorder, TraceId, TraceParent, record::{RecordingSpan, SpanEnd, SpanStart}};
+use trace_core::{
+    InMemoryRecorder, OtelIdGenerator, OtelRecorder, Recorder, TraceId, TraceParent,
+    record::{RecordingSpan, SpanEnd, SpanStart},
+};
 
 const HELP: &str = "\
 demo: three services, one process, one trace per request

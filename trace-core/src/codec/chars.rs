@@ -21,58 +21,56 @@ pub(crate) static HEX_VALUE: [u8; 256] = {
 
 pub(crate) const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
-/// Decodes exactly `2 * N` lowercase hex digits into `N` bytes.
+/// Decodes exactly `2 * N` lowercase hex digits into `N` bytes: the one
+/// hex decoder, for the ids of every request's `traceparent` and, being
+/// `const`, for the `from_static` constructors at compile time.
 ///
-/// `const` so that `from_static` constructors can run it at compile time.
+/// Lengths that are a multiple of four bytes (the ids) are decoded eight
+/// digits at a time in a `u64` ([`decode_hex_word`]); others (the flags)
+/// through [`HEX_VALUE`]. Hand-written rather than taken from a hex crate:
+/// those accept uppercase, which `HEXDIGLC` does not, and checking that
+/// separately would read the input twice.
+#[inline]
 pub(crate) const fn decode_hex<const N: usize>(src: &[u8]) -> Option<[u8; N]> {
     if src.len() != 2 * N {
         return None;
     }
     let mut out = [0u8; N];
     let mut i = 0;
-    while i < N {
-        let hi = HEX_VALUE[src[2 * i] as usize];
-        let lo = HEX_VALUE[src[2 * i + 1] as usize];
-        if hi == NOT_HEX || lo == NOT_HEX {
-            return None;
-        }
-        out[i] = (hi << 4) | lo;
-        i += 1;
-    }
-    Some(out)
-}
-
-/// Decodes exactly `2 * N` lowercase hex digits into `N` bytes: the runtime
-/// twin of [`decode_hex`], on every request's path (the ids of a
-/// `traceparent`).
-///
-/// Ids, whose length is a multiple of four bytes, are decoded eight digits
-/// at a time in a `u64` ([`decode_hex_word`]); other lengths go through the
-/// table. Hand-written rather than taken from a hex crate: those accept
-/// uppercase, which `HEXDIGLC` does not, and checking that separately would
-/// read the input twice.
-#[inline]
-pub(crate) fn decode_hex_fast<const N: usize>(src: &[u8]) -> Option<[u8; N]> {
-    if src.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
     if N.is_multiple_of(4) {
-        for (bytes, digits) in out.chunks_exact_mut(4).zip(src.chunks_exact(8)) {
-            let word = u64::from_le_bytes(digits.try_into().expect("eight digits"));
-            bytes.copy_from_slice(&decode_hex_word(word)?);
+        while i < N {
+            let d = 2 * i;
+            let word = u64::from_le_bytes([
+                src[d],
+                src[d + 1],
+                src[d + 2],
+                src[d + 3],
+                src[d + 4],
+                src[d + 5],
+                src[d + 6],
+                src[d + 7],
+            ]);
+            let Some([a, b, c, e]) = decode_hex_word(word) else {
+                return None;
+            };
+            out[i] = a;
+            out[i + 1] = b;
+            out[i + 2] = c;
+            out[i + 3] = e;
+            i += 4;
         }
         return Some(out);
     }
     let mut invalid = 0u8;
-    for (byte, pair) in out.iter_mut().zip(src.chunks_exact(2)) {
-        let hi = HEX_VALUE[usize::from(pair[0])];
-        let lo = HEX_VALUE[usize::from(pair[1])];
+    while i < N {
+        let hi = HEX_VALUE[src[2 * i] as usize];
+        let lo = HEX_VALUE[src[2 * i + 1] as usize];
         // NOT_HEX is 0xff: one OR collects every failure, checked once.
         invalid |= (hi | lo) & 0xf0;
-        *byte = (hi << 4) | (lo & 0x0f);
+        out[i] = (hi << 4) | (lo & 0x0f);
+        i += 1;
     }
-    (invalid == 0).then_some(out)
+    if invalid == 0 { Some(out) } else { None }
 }
 
 /// Decodes eight lowercase hex digits, read as a little-endian `u64` (the
@@ -84,18 +82,23 @@ pub(crate) fn decode_hex_fast<const N: usize>(src: &[u8]) -> Option<[u8; N]> {
 /// after rejecting non-ASCII the high bit of each byte answers the test for
 /// that byte alone.
 #[inline]
-fn decode_hex_word(word: u64) -> Option<[u8; 4]> {
+const fn decode_hex_word(word: u64) -> Option<[u8; 4]> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = ONES * 0x80;
     const LANE_NIBBLE: u64 = 0x000f_000f_000f_000f;
+    /// High bit set in each byte of `word` that is at least `lo`.
+    const fn at_least(word: u64, lo: u8) -> u64 {
+        word + ONES * (0x80 - lo as u64)
+    }
+    /// High bit set in each byte of `word` that is above `hi`.
+    const fn above(word: u64, hi: u8) -> u64 {
+        word + ONES * (0x7f - hi as u64)
+    }
     if word & HIGH != 0 {
         return None;
     }
-    // High bit set where the byte is at least `lo` / is above `hi`.
-    let at_least = |lo: u8| word + ONES * u64::from(0x80 - lo);
-    let above = |hi: u8| word + ONES * u64::from(0x7f - hi);
-    let digit = at_least(b'0') & !above(b'9');
-    let letter = at_least(b'a') & !above(b'f');
+    let digit = at_least(word, b'0') & !above(word, b'9');
+    let letter = at_least(word, b'a') & !above(word, b'f');
     if (digit | letter) & HIGH != HIGH {
         return None;
     }
@@ -211,6 +214,24 @@ pub(crate) fn is(b: u8, class: u8) -> bool {
 mod tests {
     use super::*;
 
+    /// What the decoder must do, written the slow and obvious way: each
+    /// pair of `HEXDIGLC` (`0-9`, `a-f`) is one byte.
+    fn reference<const N: usize>(src: &[u8]) -> Option<[u8; N]> {
+        let digit = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
+        if src.len() != 2 * N {
+            return None;
+        }
+        let mut out = [0; N];
+        for (byte, pair) in out.iter_mut().zip(src.chunks(2)) {
+            *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+        }
+        Some(out)
+    }
+
     #[test]
     fn hex_is_lowercase_only() {
         assert_eq!(decode_hex::<1>(b"af"), Some([0xaf]));
@@ -225,15 +246,11 @@ mod tests {
         for a in 0..=255u8 {
             for b in 0..=255u8 {
                 let pair = [a, b];
-                assert_eq!(
-                    decode_hex_fast::<1>(&pair),
-                    decode_hex::<1>(&pair),
-                    "{pair:?}"
-                );
+                assert_eq!(decode_hex::<1>(&pair), reference::<1>(&pair), "{pair:?}");
             }
         }
-        assert_eq!(decode_hex_fast::<2>(b"0aFf"), None);
-        assert_eq!(decode_hex_fast::<2>(b"0aff"), Some([0x0a, 0xff]));
+        assert_eq!(decode_hex::<2>(b"0aFf"), None);
+        assert_eq!(decode_hex::<2>(b"0aff"), Some([0x0a, 0xff]));
     }
 
     #[test]
@@ -246,18 +263,18 @@ mod tests {
                 let mut id = *valid;
                 id[place] = b;
                 assert_eq!(
-                    decode_hex_fast::<16>(&id),
                     decode_hex::<16>(&id),
+                    reference::<16>(&id),
                     "{b:#x} at {place}"
                 );
             }
         }
         assert_eq!(
-            decode_hex_fast::<16>(valid),
+            decode_hex::<16>(valid),
             Some(*b"\x01\x23\x45\x67\x89\xab\xcd\xef\x0f\x1e\x2d\x3c\x4b\x5a\x69\x78")
         );
-        assert_eq!(decode_hex_fast::<8>(&valid[1..]), None, "too long by one");
-        assert_eq!(decode_hex_fast::<8>(&valid[..15]), None, "too short by one");
+        assert_eq!(decode_hex::<8>(&valid[1..]), None, "too long by one");
+        assert_eq!(decode_hex::<8>(&valid[..15]), None, "too short by one");
     }
 
     proptest::proptest! {
@@ -269,7 +286,7 @@ mod tests {
             ],
             16,
         )) {
-            proptest::prop_assert_eq!(decode_hex_fast::<8>(&id), decode_hex::<8>(&id));
+            proptest::prop_assert_eq!(decode_hex::<8>(&id), reference::<8>(&id));
         }
     }
 

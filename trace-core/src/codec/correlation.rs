@@ -245,19 +245,13 @@ impl fmt::Debug for CorrelationId {
     }
 }
 
-impl_parse!(CorrelationId);
-
-impl TryFrom<&HeaderValue> for CorrelationId {
-    type Error = ParseError;
-
-    /// Keeps a handle to the header value: no copy.
-    fn try_from(value: &HeaderValue) -> Result<Self, Self::Error> {
-        check(value.as_bytes())?;
-        Ok(Self {
-            repr: Repr::Header(value.clone()),
-        })
-    }
-}
+// Keeps a handle to the header value: no copy.
+impl_parse!(CorrelationId, |value: &HeaderValue| {
+    check(value.as_bytes())?;
+    Ok(Self {
+        repr: Repr::Header(value.clone()),
+    })
+});
 
 impl From<&CorrelationId> for HeaderValue {
     fn from(id: &CorrelationId) -> Self {

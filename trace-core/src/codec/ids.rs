@@ -2,11 +2,10 @@
 
 use std::{fmt, ops};
 
-use http::HeaderValue;
 use rand::Rng;
 
 use crate::{
-    codec::chars::{decode_hex, decode_hex_fast, encode_hex},
+    codec::chars::{decode_hex, encode_hex},
     codec::{ParseError, ParseErrorKind},
 };
 
@@ -119,7 +118,7 @@ macro_rules! id_type {
             }
 
             pub(crate) fn parse(src: &[u8]) -> Result<Self, ParseError> {
-                decode_hex_fast::<$len>(src)
+                decode_hex::<$len>(src)
                     .map(Self)
                     .ok_or(ParseError::new(ParseErrorKind::$kind))
             }
@@ -145,14 +144,6 @@ macro_rules! id_type {
         }
 
         impl_parse!($name);
-
-        impl TryFrom<&HeaderValue> for $name {
-            type Error = ParseError;
-
-            fn try_from(s: &HeaderValue) -> Result<Self, Self::Error> {
-                Self::parse(s.as_bytes())
-            }
-        }
 
         impl From<[u8; $len]> for $name {
             fn from(bytes: [u8; $len]) -> Self {
@@ -331,7 +322,7 @@ impl TraceFlags {
     }
 
     pub(crate) fn parse(src: &[u8]) -> Result<Self, ParseError> {
-        decode_hex_fast::<1>(src)
+        decode_hex::<1>(src)
             .map(|[bits]| Self::new(bits))
             .ok_or(ParseError::new(ParseErrorKind::TraceFlags))
     }

@@ -255,14 +255,6 @@ impl fmt::Debug for TraceParent {
 
 impl_parse!(TraceParent);
 
-impl TryFrom<&HeaderValue> for TraceParent {
-    type Error = ParseError;
-
-    fn try_from(s: &HeaderValue) -> Result<Self, Self::Error> {
-        Self::parse(s.as_bytes())
-    }
-}
-
 impl From<TraceParent> for HeaderValue {
     fn from(tp: TraceParent) -> Self {
         tp.to_header_value()

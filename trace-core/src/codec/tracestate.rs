@@ -412,15 +412,7 @@ impl fmt::Debug for TraceState {
     }
 }
 
-impl_parse!(TraceState);
-
-impl TryFrom<&HeaderValue> for TraceState {
-    type Error = ParseError;
-
-    fn try_from(s: &HeaderValue) -> Result<Self, Self::Error> {
-        Self::from_header_values([s])
-    }
-}
+impl_parse!(TraceState, |value| Self::from_header_values([value]));
 
 #[cfg(test)]
 mod tests {

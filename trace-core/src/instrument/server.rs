@@ -3,6 +3,7 @@
 
 use std::{borrow::Cow, fmt, net::SocketAddr, sync::Arc, time::SystemTime};
 
+use arrayvec::ArrayString;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, response};
 
 use crate::{
@@ -287,7 +288,7 @@ impl ServerTracing {
 
         // The route-level name, the same for the sampler whether a recorder
         // is set or not; made on the stack unless it is long.
-        let mut buffer = [0; NAME_ON_STACK];
+        let mut buffer = ArrayString::new();
         let name = self.span_name(request, route, &mut buffer);
         let method = Attribute::new(
             semconv::HTTP_REQUEST_METHOD,
@@ -350,7 +351,7 @@ impl ServerTracing {
         &self,
         request: &'b Request<B>,
         route: Option<&'b str>,
-        buffer: &'b mut [u8; NAME_ON_STACK],
+        buffer: &'b mut ArrayString<NAME_ON_STACK>,
     ) -> Cow<'b, str> {
         match self.protocol {
             Protocol::Http => semconv::http_server_span_name_in(request.method(), route, buffer),

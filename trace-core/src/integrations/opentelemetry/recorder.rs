@@ -288,7 +288,11 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            ["http.request.method", "http.response.status_code", "error.type"],
+            [
+                "http.request.method",
+                "http.response.status_code",
+                "error.type"
+            ],
             "error.type comes from the status"
         );
     }
