@@ -286,11 +286,9 @@ impl Propagator {
         incoming
     }
 
-    /// The headers `extract` reads: in one pass over the carrier when it
-    /// can list its headers, else by a lookup each.
+    /// The headers `extract` reads, found in one pass over the carrier.
     fn find<'a, C: Carrier + ?Sized>(&self, carrier: &'a C) -> Found<'a> {
-        let fields = self.inner.fields;
-        let names = if fields.contains(Propagate::CORRELATION_ID) {
+        let names = if self.inner.fields.contains(Propagate::CORRELATION_ID) {
             &self.inner.correlation_read[..]
         } else {
             &[]
@@ -301,53 +299,29 @@ impl Propagator {
             baggage: Seen::NONE,
             correlation: None,
         };
-        if let Some(headers) = carrier.all_headers() {
-            for (name, value) in headers {
-                // Most request headers are standard ones (`host`, `accept`,
-                // …), which no name compared here is: each comparison
-                // fails on the representation, without reading bytes.
-                if *name == TRACEPARENT {
-                    found.traceparent.add(value);
-                } else if *name == TRACESTATE {
-                    found.tracestate.add(value);
-                } else if *name == BAGGAGE {
-                    found.baggage.add(value);
-                } else if let Some(i) = names.iter().position(|n| n == name) {
-                    match &mut found.correlation {
-                        Some((best, seen)) if *best == i => seen.add(value),
-                        Some((best, _)) if *best < i => {}
-                        // None yet, or only a later name: this one wins.
-                        other => {
-                            let mut seen = Seen::NONE;
-                            seen.add(value);
-                            *other = Some((i, seen));
-                        }
+        for (name, value) in carrier.headers() {
+            // Most request headers are standard ones (`host`, `accept`, …),
+            // which no name compared here is: each comparison fails on the
+            // representation, without reading bytes.
+            if *name == TRACEPARENT {
+                found.traceparent.add(value);
+            } else if *name == TRACESTATE {
+                found.tracestate.add(value);
+            } else if *name == BAGGAGE {
+                found.baggage.add(value);
+            } else if let Some(i) = names.iter().position(|n| n == name) {
+                match &mut found.correlation {
+                    Some((best, seen)) if *best == i => seen.add(value),
+                    Some((best, _)) if *best < i => {}
+                    // None yet, or only a later name: this one wins.
+                    other => {
+                        let mut seen = Seen::NONE;
+                        seen.add(value);
+                        *other = Some((i, seen));
                     }
                 }
             }
-            return found;
         }
-        let seen = |name: &HeaderName| {
-            let mut seen = Seen::NONE;
-            for value in carrier.get_all_values(name).take(2) {
-                seen.add(value);
-            }
-            seen
-        };
-        if fields.contains(Propagate::TRACEPARENT) {
-            found.traceparent = seen(&TRACEPARENT);
-        }
-        if fields.contains(Propagate::TRACESTATE) {
-            found.tracestate = seen(&TRACESTATE);
-        }
-        if fields.contains(Propagate::BAGGAGE) {
-            found.baggage = seen(&BAGGAGE);
-        }
-        found.correlation = names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| (i, seen(name)))
-            .find(|(_, seen)| seen.first.is_some());
         found
     }
 

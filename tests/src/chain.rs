@@ -1,13 +1,11 @@
-//! The A (HTTP) -> B (gRPC) -> C (HTTP) chain the cross-protocol tests
-//! run, with the recorder of their choice.
+//! The F (HTTP) -> A (HTTP) -> B (gRPC) -> C (HTTP) chain the
+//! cross-protocol tests run, with the recorder of their choice.
 
-#![allow(dead_code, unreachable_pub)]
-
-use std::{net::SocketAddr, pin::Pin, sync::Arc};
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{Router, extract::State, routing::get};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_stream::Stream;
 use tonic::{
     Request, Response, Status, Streaming,
@@ -23,6 +21,50 @@ use trace_tonic_testproto::{
     echo_server::{Echo, EchoServer},
 };
 use trace_tower::TraceContextLayer;
+
+/// The servers of a chain: each stops when `stop` says so, and
+/// [`Servers::stop`] waits until every one has, so that every span the
+/// chain makes has ended.
+#[derive(Default)]
+struct Servers {
+    stop: Option<watch::Sender<bool>>,
+    running: Vec<JoinHandle<()>>,
+}
+
+impl Servers {
+    /// A future that completes when the servers are told to stop.
+    fn stopped(&mut self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self
+            .stop
+            .get_or_insert_with(|| watch::channel(false).0)
+            .subscribe();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+
+    fn http(&mut self, listener: TcpListener, app: Router) {
+        let stopped = self.stopped();
+        self.running.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+                .unwrap();
+        }));
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.send_replace(true);
+        }
+        for server in self.running {
+            tokio::time::timeout(Duration::from_secs(10), server)
+                .await
+                .expect("the server stops within 10 s")
+                .unwrap();
+        }
+    }
+}
 
 async fn listen() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -73,8 +115,11 @@ impl Echo for Relay {
     }
 }
 
-/// Runs A -> B -> C once, each recording with `recorder(service)`.
+/// Runs F -> A -> B -> C once, each recording with `recorder(service)`:
+/// seven spans (a server span in each, a client span in F, A and B). When
+/// it returns, every server has shut down: every span has ended.
 pub async fn run_chain(recorder: impl Fn(&'static str) -> Arc<dyn Recorder>) {
+    let mut servers = Servers::default();
     // C: HTTP, reports what reached it.
     let (listener, c_addr) = listen().await;
     let c = Router::new()
@@ -85,7 +130,7 @@ pub async fn run_chain(recorder: impl Fn(&'static str) -> Arc<dyn Recorder>) {
             }),
         )
         .layer(TraceContextLayer::new().recorder(recorder("c")));
-    tokio::spawn(async move { axum::serve(listener, c).await.unwrap() });
+    servers.http(listener, c);
 
     // B: gRPC, calls C over HTTP.
     let (listener, b_addr) = listen().await;
@@ -96,14 +141,15 @@ pub async fn run_chain(recorder: impl Fn(&'static str) -> Arc<dyn Recorder>) {
         url: format!("http://{c_addr}/c"),
     };
     let b_layer = TraceContextLayer::new_for_grpc().recorder(recorder("b"));
-    tokio::spawn(async move {
+    let stopped = servers.stopped();
+    servers.running.push(tokio::spawn(async move {
         Server::builder()
             .layer(b_layer)
             .add_service(EchoServer::new(relay))
-            .serve_with_incoming(TcpIncoming::from(listener))
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), stopped)
             .await
             .unwrap();
-    });
+    }));
 
     // A: HTTP, calls B over gRPC.
     let (listener, a_addr) = listen().await;
@@ -128,10 +174,26 @@ pub async fn run_chain(recorder: impl Fn(&'static str) -> Arc<dyn Recorder>) {
         .route("/a", get(call_b))
         .with_state(grpc)
         .layer(TraceContextLayer::new().recorder(recorder("a")));
-    tokio::spawn(async move { axum::serve(listener, a).await.unwrap() });
+    servers.http(listener, a);
+
+    // F: HTTP, the front, calls A over HTTP.
+    let (listener, f_addr) = listen().await;
+    let to_a = ClientBuilder::new(reqwest::Client::new())
+        .with(TraceMiddleware::new().recorder(recorder("f")))
+        .build();
+    let a_url = format!("http://{a_addr}/a");
+    let f = Router::new()
+        .route(
+            "/f",
+            get(
+                move || async move { to_a.get(&a_url).send().await.unwrap().text().await.unwrap() },
+            ),
+        )
+        .layer(TraceContextLayer::new().recorder(recorder("f")));
+    servers.http(listener, f);
 
     let body = reqwest::Client::new()
-        .get(format!("http://{a_addr}/a"))
+        .get(format!("http://{f_addr}/f"))
         .header("x-request-id", "req-across-protocols")
         .header("baggage", "userId=alice")
         .send()
@@ -144,4 +206,5 @@ pub async fn run_chain(recorder: impl Fn(&'static str) -> Arc<dyn Recorder>) {
         body, "req-across-protocols alice",
         "correlation ID and baggage reach C"
     );
+    servers.stop().await;
 }

@@ -1,4 +1,4 @@
-//! The HTTP -> gRPC -> HTTP chain recorded by `TracingRecorder` and
+//! The HTTP -> HTTP -> gRPC -> HTTP chain recorded by `TracingRecorder` and
 //! exported by `tracing-opentelemetry`: the server, client and gRPC layers'
 //! `tracing` spans are exported with the ids that were injected, as one
 //! tree.
@@ -8,16 +8,12 @@
 //! thread at once; a test running beside it without a subscriber would
 //! disable spans here.
 
-#![cfg(feature = "tracing-opentelemetry")]
-
-mod common;
-
 use std::sync::Arc;
 
-use common::run_chain;
+use end_to_end::chain::run_chain;
 
 #[tokio::test]
-async fn http_to_grpc_to_http_through_tracing_opentelemetry() {
+async fn http_to_http_to_grpc_to_http_through_tracing_opentelemetry() {
     use opentelemetry::trace::{SpanKind, TracerProvider as _};
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
     use trace_core::{OtelIdGenerator, TracingRecorder};
@@ -40,14 +36,9 @@ async fn http_to_grpc_to_http_through_tracing_opentelemetry() {
     );
     run_chain(|_| Arc::new(TracingRecorder)).await;
 
-    let mut spans = Vec::new();
-    for _ in 0..500 {
-        spans = exporter.get_finished_spans().unwrap();
-        if spans.len() >= 5 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    // Every server has shut down and the simple exporter exports as each
+    // span ends: nothing more can come.
+    let spans = exporter.get_finished_spans().unwrap();
     let one = |name: &str, kind: SpanKind| {
         spans
             .iter()
@@ -55,14 +46,38 @@ async fn http_to_grpc_to_http_through_tracing_opentelemetry() {
             .unwrap_or_else(|| panic!("{name} {kind:?} in {spans:#?}"))
             .clone()
     };
+    let f_server = one("GET /f", SpanKind::Server);
+    let f_client = spans
+        .iter()
+        .find(|s| {
+            s.name == "GET"
+                && s.span_kind == SpanKind::Client
+                && s.parent_span_id == f_server.span_context.span_id()
+        })
+        .expect("F's call to A")
+        .clone();
     let a_server = one("GET /a", SpanKind::Server);
     let a_client = one("echo.v1.Echo/Unary", SpanKind::Client);
     let b_server = one("echo.v1.Echo/Unary", SpanKind::Server);
-    let b_client = one("GET", SpanKind::Client);
+    let b_client = spans
+        .iter()
+        .find(|s| {
+            s.name == "GET"
+                && s.span_kind == SpanKind::Client
+                && s.parent_span_id == b_server.span_context.span_id()
+        })
+        .expect("B's call to C")
+        .clone();
     let c_server = one("GET /c", SpanKind::Server);
-    assert_eq!(spans.len(), 5, "{spans:#?}");
-    let trace_id = a_server.span_context.trace_id();
+    assert_eq!(spans.len(), 7, "{spans:#?}");
+    let trace_id = f_server.span_context.trace_id();
     assert!(spans.iter().all(|s| s.span_context.trace_id() == trace_id));
+    assert_eq!(f_client.parent_span_id, f_server.span_context.span_id());
+    assert_eq!(a_server.parent_span_id, f_client.span_context.span_id());
+    assert!(
+        a_server.parent_span_is_remote,
+        "A's parent came over the wire"
+    );
     assert_eq!(a_client.parent_span_id, a_server.span_context.span_id());
     assert_eq!(b_server.parent_span_id, a_client.span_context.span_id());
     assert!(

@@ -1,0 +1,4 @@
+//! What the workspace's end-to-end tests share: services chained over
+//! real sockets on 127.0.0.1.
+
+pub mod chain;
