@@ -168,6 +168,9 @@ macro_rules! __client_setters {
             fn recorder(recorder: impl $crate::Recorder);
             /// Which destinations receive which headers.
             fn destinations(policy: impl $crate::DestinationPolicy);
+            /// What a call made outside any trace does (default: start a
+            /// new trace, so the callee still joins something).
+            fn without_context(no_context: $crate::instrument::NoContext);
         });
     };
 }

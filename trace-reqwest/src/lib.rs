@@ -36,8 +36,10 @@
 
 mod middleware;
 
+pub use trace_core::instrument::NoContext;
+
 pub use crate::middleware::{
-    DisableTracePropagation, NoContext, RequestBuilderExt, TraceMiddleware, inject_current_context,
+    DisableTracePropagation, RequestBuilderExt, TraceMiddleware, inject_current_context,
 };
 
 /// The README's example, compiled and run as a doctest so it cannot rot.

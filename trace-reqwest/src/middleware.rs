@@ -9,26 +9,6 @@ use trace_core::{
     Attribute, ClientTracing, Propagate, Span, Status, TraceContext, record::SpanBody, semconv,
 };
 
-/// What a call made outside any trace does.
-///
-/// # Examples
-///
-/// ```
-/// use trace_reqwest::{NoContext, TraceMiddleware};
-///
-/// let middleware = TraceMiddleware::new().without_context(NoContext::SendNothing);
-/// # let _ = middleware;
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum NoContext {
-    /// Start a new trace (the default): the callee still joins something.
-    #[default]
-    NewRoot,
-    /// Send no trace headers and record nothing.
-    SendNothing,
-}
-
 /// Put this in a request's extensions to send no trace headers and record
 /// no span for it.
 ///
@@ -53,7 +33,6 @@ struct Attempt(u32);
 #[derive(Clone, Default)]
 struct Config {
     tracing: ClientTracing,
-    no_context: NoContext,
     record_query: bool,
 }
 
@@ -110,13 +89,6 @@ impl TraceMiddleware {
 
     trace_core::__client_setters!();
 
-    /// What a call made outside any trace does.
-    #[must_use]
-    pub fn without_context(mut self, no_context: NoContext) -> Self {
-        self.config().no_context = no_context;
-        self
-    }
-
     /// Whether `url.full` keeps the query string (default: no, it may hold
     /// secrets).
     #[must_use]
@@ -130,7 +102,6 @@ impl std::fmt::Debug for TraceMiddleware {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TraceMiddleware")
             .field("tracing", &self.config.tracing)
-            .field("no_context", &self.config.no_context)
             .field("record_query", &self.config.record_query)
             .finish_non_exhaustive()
     }
@@ -196,7 +167,7 @@ impl Middleware for TraceMiddleware {
             return next.run(req, extensions).await;
         }
         let parent = TraceContext::attached_or_current(extensions.get::<TraceContext>());
-        if parent.is_none() && config.no_context == NoContext::SendNothing {
+        if !config.tracing.starts_call(parent.as_ref()) {
             return next.run(req, extensions).await;
         }
         let attempt = match extensions.get_mut::<Attempt>() {

@@ -147,6 +147,14 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         let parent = TraceContext::attached_or_current(req.extensions().get::<TraceContext>());
+        if !config.tracing.starts_call(parent.as_ref()) {
+            return ResponseFuture {
+                inner: self.inner.call(req),
+                span: Some(Span::none()),
+                #[cfg(feature = "tracing")]
+                tracing_span: tracing::Span::none(),
+            };
+        }
         let name = semconv::grpc_span_name(req.uri().path()).to_owned();
         // The request's own URI when it names a host, else the endpoint.
         let target = match (req.uri().host(), &config.endpoint) {

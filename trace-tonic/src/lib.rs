@@ -33,6 +33,7 @@ mod client;
 mod interceptor;
 mod request;
 
+pub use trace_core::instrument::NoContext;
 pub use trace_tower::TraceContextLayer;
 
 pub use crate::{

@@ -609,3 +609,35 @@ async fn a_failed_transport_ends_the_client_span_as_an_error() {
         "error.type is written from the status"
     );
 }
+
+#[tokio::test]
+async fn outside_any_trace_the_client_layer_follows_its_no_context_rule() {
+    let server = start().await;
+    let request = || EchoRequest {
+        message: "ok".into(),
+    };
+
+    // The default: a new trace, so the callee still joins something.
+    let recorder = InMemoryRecorder::new(4);
+    let mut client = layered_client(
+        &server,
+        trace_tonic::GrpcClientLayer::new().recorder(recorder.clone()),
+    );
+    let seen = client.unary(request()).await.unwrap().into_inner();
+    let spans = recorder.finished();
+    assert_eq!(spans.len(), 1, "a client span for the new trace");
+    assert_eq!(seen.parent_span_id, spans[0].span_id.to_string());
+
+    // SendNothing: the call goes out untouched and records nothing.
+    let recorder = InMemoryRecorder::new(4);
+    let mut client = layered_client(
+        &server,
+        trace_tonic::GrpcClientLayer::new()
+            .recorder(recorder.clone())
+            .without_context(trace_tonic::NoContext::SendNothing),
+    );
+    let seen = client.unary(request()).await.unwrap().into_inner();
+    assert!(recorder.finished().is_empty(), "no client span");
+    assert_eq!(seen.parent_span_id, "", "no traceparent reached the server");
+    server.stop().await;
+}

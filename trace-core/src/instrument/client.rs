@@ -43,6 +43,27 @@ pub struct ClientTracing {
     sampler: Arc<dyn Sampler>,
     recorder: Arc<dyn Recorder>,
     destinations: Arc<dyn DestinationPolicy>,
+    no_context: NoContext,
+}
+
+/// What a call made outside any trace does.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{ClientTracing, instrument::NoContext};
+///
+/// let tracing = ClientTracing::default().without_context(NoContext::SendNothing);
+/// assert!(!tracing.starts_call(None), "outside any trace, nothing is sent");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NoContext {
+    /// Start a new trace (the default): the callee still joins something.
+    #[default]
+    NewRoot,
+    /// Send no trace headers and record nothing.
+    SendNothing,
 }
 
 /// A started outgoing call: its context (already injected) and its span.
@@ -62,6 +83,7 @@ impl Default for ClientTracing {
             sampler: Arc::new(ParentBased::new(AlwaysOn)),
             recorder: Arc::new(NoopRecorder),
             destinations: Arc::new(Propagate::ALL),
+            no_context: NoContext::NewRoot,
         }
     }
 }
@@ -93,6 +115,22 @@ impl ClientTracing {
     pub fn destinations(mut self, policy: impl DestinationPolicy) -> Self {
         self.destinations = Arc::new(policy);
         self
+    }
+
+    /// This configuration with another rule for calls made outside any
+    /// trace.
+    #[must_use]
+    pub fn without_context(mut self, no_context: NoContext) -> Self {
+        self.no_context = no_context;
+        self
+    }
+
+    /// Whether a call under `parent` is traced at all: always under a
+    /// parent; outside any trace, unless [`NoContext::SendNothing`] says to
+    /// send it untouched (no headers, no span).
+    #[must_use]
+    pub fn starts_call(&self, parent: Option<&TraceContext>) -> bool {
+        parent.is_some() || self.no_context == NoContext::NewRoot
     }
 
     /// The propagator.
@@ -171,6 +209,7 @@ impl fmt::Debug for ClientTracing {
         f.debug_struct("ClientTracing")
             .field("propagator", &self.propagator)
             .field("recording", &self.recorder.is_enabled())
+            .field("no_context", &self.no_context)
             .finish_non_exhaustive()
     }
 }

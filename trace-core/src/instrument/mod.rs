@@ -7,7 +7,7 @@ mod server;
 mod start;
 
 pub use self::{
-    client::{ClientCall, ClientTracing},
+    client::{ClientCall, ClientTracing, NoContext},
     server::{Protocol, ResponseTraceContext, ServerSpan, ServerStart, ServerTracing},
     start::Started,
 };
