@@ -2,17 +2,23 @@
 //! two adapters would both need lives here, once. The server, HTTP client and
 //! gRPC adapters only translate their framework's types to these.
 //!
-//! | part | items |
+//! One module per concern; the crate root re-exports what a user types.
+//!
+//! | module | what it holds |
 //! |---|---|
-//! | W3C Trace Context Level 2 | [`TraceParent`] ([`TraceId`], [`SpanId`], [`TraceFlags`] with `RANDOM`), [`TraceState`] |
-//! | W3C Baggage | [`Baggage`], [`Member`], [`Property`] |
-//! | correlation IDs | [`CorrelationId`] (`x-request-id`, UUID v7) |
-//! | reading and writing headers | [`Propagator`] over a [`Carrier`]; [`Incoming`] and what was [`Dropped`] |
-//! | policy | [`Trust`] / [`TrustPolicy`] for callers, [`Propagate`] / [`DestinationPolicy`] for callees, [`RequestFilter`] |
-//! | sampling | [`Sampler`]: [`ParentBased`], [`TraceIdRatio`], [`RateLimited`], [`AlwaysOn`], [`AlwaysOff`] |
-//! | the current context | [`TraceContext`], [`FutureExt`], [`ContextGuard`] |
-//! | spans | [`Recorder`] ([`NoopRecorder`], [`InMemoryRecorder`]), [`Span`], [`semconv`] |
-//! | OpenTelemetry (feature `opentelemetry`) | `Propagator` as a `TextMapPropagator`; `TraceContext` to and from `opentelemetry::Context` |
+//! | [`codec`] | the wire formats: [`TraceId`], [`SpanId`], [`TraceFlags`] (Level 2 `RANDOM`), [`TraceParent`], [`TraceState`] (W3C Trace Context); [`Baggage`] and its [members](codec::Member) (W3C Baggage); [`CorrelationId`] (`x-request-id`, UUID v7); [`ParseError`] |
+//! | [`context`] | [`TraceContext`], what a unit of work carries, and the current-context scope ([`TraceContext::current`], [`FutureExt`], [`ContextGuard`](context::ContextGuard)) |
+//! | [`propagation`] | the [`Propagator`] over a [`Carrier`](propagation::Carrier): what a request brought ([`Incoming`](propagation::Incoming)) and what was [dropped](propagation::Dropped) |
+//! | [`policy`] | [`Trust`] / [`TrustPolicy`] for callers, [`Propagate`] / [`DestinationPolicy`] / [`AllowHosts`] for callees, [`RequestFilter`] |
+//! | [`sampling`] | [`Sampler`]: [`ParentBased`], [`TraceIdRatio`], [`RateLimited`], [`AlwaysOn`], [`AlwaysOff`] |
+//! | [`record`] | the [`Recorder`] trait ([`NoopRecorder`], [`InMemoryRecorder`], and behind features the OpenTelemetry and `tracing` recorders), [`Span`] with its [`SpanKind`], [`Attribute`]s and [`Status`], the [body](record::SpanBody) that ends a span |
+//! | [`instrument`] | [`ServerTracing`] and [`ClientTracing`]: everything a server or a client does per request, once, for every adapter |
+//! | [`semconv`] | the OpenTelemetry semantic conventions: names, attributes and status rules for HTTP and gRPC |
+//!
+//! Behind features: `opentelemetry` (the `Propagator` as a
+//! `TextMapPropagator`, `TraceContext` to and from `opentelemetry::Context`,
+//! `OtelRecorder`), `tracing` (a `tracing` span per unit of work with the
+//! ids), `tracing-opentelemetry` (`TracingRecorder`), `axum` (extractors).
 //!
 //! Parsing follows the specifications' texts (see each type for the choices
 //! made where they allow several), never panics on any input, and does not

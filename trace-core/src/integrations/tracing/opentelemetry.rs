@@ -15,7 +15,7 @@ use crate::{
 /// for applications that export through `tracing-opentelemetry`.
 ///
 /// Each recorded span is a `tracing` span (see
-/// [`TraceContext::tracing_span`] for its name and fields) whose
+/// [`TraceContext::tracing_span`](crate::TraceContext::tracing_span) for its name and fields) whose
 /// OpenTelemetry span has this crate's trace and span ids (the provider
 /// must use [`OtelIdGenerator`](crate::integrations::opentelemetry::OtelIdGenerator)), the caller's span
 /// as its parent, the kind, the attributes, the status and the link of a
