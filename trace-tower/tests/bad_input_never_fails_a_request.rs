@@ -51,15 +51,20 @@ async fn the_correlation_id_is_echoed_when_valid_and_replaced_otherwise() {
             seen["correlation"].as_bytes(),
             "{reason}: the handler and the caller see the same ID"
         );
-        if echoed {
-            assert_eq!(Some(&returned[..]), sent, "{reason}");
-        } else {
-            assert_ne!(Some(&returned[..]), sent, "{reason}: never reflected raw");
-            let id = std::str::from_utf8(&returned).unwrap();
-            assert!(
-                id.parse::<CorrelationId>().is_ok() && id.len() == 36,
-                "{reason}: a new UUID"
-            );
+        match (echoed, sent) {
+            (true, _) => assert_eq!(Some(&returned[..]), sent, "{reason}"),
+            (false, sent) => {
+                if let Some(sent) = sent {
+                    assert_ne!(&returned[..], sent, "{reason}: never reflected raw");
+                }
+                let id = std::str::from_utf8(&returned).unwrap();
+                assert!(id.parse::<CorrelationId>().is_ok(), "{reason}: {id}");
+                // A UUID v7: 36 characters, version nibble 7, RFC 4122 variant.
+                let uuid = id.as_bytes();
+                assert_eq!(uuid.len(), 36, "{reason}: {id}");
+                assert_eq!(uuid[14], b'7', "{reason}: a UUID v7: {id}");
+                assert!(b"89ab".contains(&uuid[19]), "{reason}: {id}");
+            }
         }
     }
     server.stop().await;

@@ -13,7 +13,7 @@ use hyper_util::{
 };
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt};
-use trace_core::{InMemoryRecorder, TraceContext};
+use trace_core::{InMemoryRecorder, Status, TraceContext, Value, semconv};
 use trace_tower::TraceContextLayer;
 
 async fn handler<B>(req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -79,9 +79,16 @@ async fn served_by_hyper() {
     server.await.unwrap();
 
     let spans = recorder.finished();
-    assert_eq!(spans.len(), 1, "the server span ended with the body");
+    assert_eq!(spans.len(), 1, "one server span");
     assert_eq!(
         spans[0].trace_id.to_string(),
         "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    // Ended by the body's last frame, with the response's status: a span
+    // dropped with the connection would end as `cancelled`.
+    assert_eq!(spans[0].status, Status::Unset, "ended with the body");
+    assert_eq!(
+        spans[0].attribute(semconv::HTTP_RESPONSE_STATUS_CODE),
+        Some(&Value::I64(200))
     );
 }

@@ -215,6 +215,59 @@ mod tests {
         );
     }
 
+    /// The table of 1-in-N thresholds in the OpenTelemetry specification
+    /// ("Converting floating-point probability to threshold value", at
+    /// precision 3, 4 and 5): our exact threshold, rounded as that
+    /// algorithm rounds, gives the specification's digits.
+    #[test]
+    fn thresholds_round_to_the_specifications_table() {
+        #[rustfmt::skip]
+        let table: &[(f64, [&str; 3])] = &[
+            (1.0, ["0", "0", "0"]),
+            (0.5, ["8", "8", "8"]),
+            (1.0 / 3.0, ["aab", "aaab", "aaaab"]),
+            (0.25, ["c", "c", "c"]),
+            (0.2, ["ccd", "cccd", "ccccd"]),
+            (0.125, ["e", "e", "e"]),
+            (0.1, ["e66", "e666", "e6666"]),
+            (0.0625, ["f", "f", "f"]),
+            (0.01, ["fd71", "fd70a", "fd70a4"]),
+            (0.001, ["ffbe7", "ffbe77", "ffbe76d"]),
+            (0.0001, ["fff972", "fff9724", "fff97247"]),
+            (0.00001, ["ffff584", "ffff583a", "ffff583a5"]),
+            (0.000001, ["ffffef4", "ffffef39", "ffffef391"]),
+        ];
+        // The specification's rounding: `precision` significant digits
+        // after the leading `f`s (one more per factor of 16 below 1), half
+        // up, trailing zeros removed.
+        fn rounded(threshold: u64, probability: f64, precision: i32) -> String {
+            if threshold == 0 {
+                return "0".to_owned();
+            }
+            let bits = probability.to_bits();
+            let exp = i32::try_from((bits >> 52) & 0x7ff).unwrap() - 1022;
+            let digits = (precision + (f64::from(-exp) / 4.0).floor() as i32).clamp(1, 12);
+            let unit = 1u128 << (4 * (14 - digits));
+            let kept = (u128::from(threshold) + unit / 2) / unit;
+            let text = format!("{kept:0width$x}", width = usize::try_from(digits).unwrap());
+            text.trim_end_matches('0').to_owned()
+        }
+        for &(probability, expected) in table {
+            let threshold = TraceIdRatio::new(probability).threshold();
+            for (precision, th) in (3..=5).zip(expected) {
+                assert_eq!(
+                    rounded(threshold, probability, precision),
+                    th,
+                    "p = {probability}, precision {precision}"
+                );
+            }
+        }
+        // The specification's worked example: 1% rejects
+        // (1 - 0.01) * 2^56, about 0xfd70a400000000 at five digits.
+        let t = TraceIdRatio::new(0.01).threshold();
+        assert!(t.abs_diff(0x00fd_70a4_0000_0000) < 1 << 36, "{t:#x}");
+    }
+
     #[test]
     fn ratio_is_within_statistical_bounds() {
         // 100k random ids at p = 0.1: mean 10,000, sd ~ 95. Six sd either
