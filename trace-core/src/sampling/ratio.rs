@@ -246,7 +246,7 @@ mod tests {
             }
             let bits = probability.to_bits();
             let exp = i32::try_from((bits >> 52) & 0x7ff).unwrap() - 1022;
-            let digits = (precision + (f64::from(-exp) / 4.0).floor() as i32).clamp(1, 12);
+            let digits = (precision + (-exp).div_euclid(4)).clamp(1, 12);
             let unit = 1u128 << (4 * (14 - digits));
             let kept = (u128::from(threshold) + unit / 2) / unit;
             let text = format!("{kept:0width$x}", width = usize::try_from(digits).unwrap());
