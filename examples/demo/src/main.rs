@@ -148,7 +148,7 @@ const WORKLOAD: &[Step] = &[
     },
     Step {
         what: "a slow user lookup",
-        path: "/checkout/43?slow=150",
+        path: "/checkout/43?slow=400",
         headers: &[],
     },
     Step {
@@ -233,21 +233,6 @@ fn style_status(text: &str, code: &str, style: Style) -> String {
     }
 }
 
-/// Waits until no span has arrived for a moment (a span ends when its
-/// response body has been sent), at most two seconds.
-async fn settle(store: &InMemoryRecorder) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut seen = store.finished().len();
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = store.finished().len();
-        if now == seen {
-            return;
-        }
-        seen = now;
-    }
-}
-
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let style = Style {
         color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -302,7 +287,8 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         println!("Ctrl-C prints every trace collected.\n");
         tokio::signal::ctrl_c().await?;
     }
-    settle(&store).await;
+    // Every service stopped: every span has ended and is in the store.
+    services.stop().await;
 
     let all = report::traces(store.finished());
     let shown: Vec<_> = all
@@ -319,7 +305,6 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     }
     print!("{}", report::summary(&shown, style));
 
-    drop(services);
     if !providers.is_empty() {
         let result = tokio::task::spawn_blocking(move || {
             providers.values().try_for_each(SdkTracerProvider::shutdown)

@@ -2,7 +2,7 @@
 //! and `inventory` (gRPC) with tonic. Each is its own server on 127.0.0.1,
 //! with its own service name.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -14,7 +14,7 @@ use inventory_proto::{
     FixedStock, StockRequest, inventory_client::InventoryClient, inventory_server::InventoryServer,
 };
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
 use tower::ServiceBuilder;
 use trace_core::{Baggage, CorrelationId, Recorder, Trust};
@@ -39,6 +39,7 @@ pub(crate) struct Services {
     /// The inventory service's address (gRPC).
     pub(crate) inventory: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
 }
 
 impl Drop for Services {
@@ -46,6 +47,28 @@ impl Drop for Services {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+impl Services {
+    /// Stops the three services gracefully and waits until they have: every
+    /// connection closed, every response body sent or dropped, so every
+    /// span the services made has ended (no guess at when the last one
+    /// arrives).
+    pub(crate) async fn stop(mut self) {
+        self.stop.send_replace(true);
+        for task in std::mem::take(&mut self.tasks) {
+            // Bounded: a connection that never closes cannot hang the demo.
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+/// A future that completes when `stop` says so.
+fn stopped(stop: &watch::Sender<bool>) -> impl Future<Output = ()> + Send + 'static {
+    let mut rx = stop.subscribe();
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
     }
 }
 
@@ -137,14 +160,16 @@ impl Services {
     /// When a socket cannot be bound.
     pub(crate) async fn start(recorders: &Recorders) -> Result<Self, Box<dyn std::error::Error>> {
         let mut tasks = Vec::new();
+        let stop = watch::channel(false).0;
 
         let (listener, inventory) = listen().await?;
         let layer = TraceContextLayer::new_for_grpc().recorder(recorders("inventory"));
+        let shutdown = stopped(&stop);
         tasks.push(tokio::spawn(async move {
             let _ = Server::builder()
                 .layer(layer)
                 .add_service(InventoryServer::new(FixedStock))
-                .serve_with_incoming(TcpIncoming::from(listener))
+                .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
                 .await;
         }));
 
@@ -152,8 +177,11 @@ impl Services {
         let app = Router::new()
             .route("/users/{id}", get(user))
             .layer(TraceContextLayer::new().recorder(recorders("users")));
+        let shutdown = stopped(&stop);
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await;
         }));
 
         let (listener, gateway) = listen().await?;
@@ -182,8 +210,11 @@ impl Services {
                     .recorder(recorders("gateway"))
                     .response_trace_context(ResponseTraceContext::ServerTiming),
             );
+        let shutdown = stopped(&stop);
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await;
         }));
 
         Ok(Self {
@@ -191,6 +222,7 @@ impl Services {
             users,
             inventory,
             tasks,
+            stop,
         })
     }
 }

@@ -8,6 +8,8 @@ use std::{
     process::{Command, Stdio},
 };
 
+use tokio::sync::Mutex;
+
 use otlp_receiver::Receiver;
 
 /// The demo, without colour and without an OTLP endpoint from the
@@ -26,7 +28,12 @@ fn demo(args: &[&str]) -> String {
     run(command(args))
 }
 
+/// One demo process at a time: on a 2-core machine, four at once would
+/// slow each other down, and the durations they print with them.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
 fn run(mut command: Command) -> String {
+    let _one = ONE_AT_A_TIME.blocking_lock();
     let output = command.output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
@@ -120,7 +127,10 @@ fn seven_requests_seven_connected_traces() {
 fn queries_select_traces() {
     let errors = demo(&["--errors"]);
     assert_eq!(traces(&errors).len(), 2, "{errors}");
-    let slow = demo(&["--min-duration", "100ms"]);
+    // The slow step sleeps 400 ms, so its trace lasts at least that however
+    // loaded the machine is; the others would have to be slowed down to
+    // 400 ms to be selected too.
+    let slow = demo(&["--min-duration", "400ms"]);
     let slow_traces = traces(&slow);
     assert_eq!(slow_traces.len(), 1, "{slow}");
     assert!(slow_traces[0][1].contains("slow"), "{slow}");
@@ -219,6 +229,7 @@ async fn serve_keeps_serving_until_interrupted() {
         }
     }
 
+    let _one = ONE_AT_A_TIME.lock().await;
     let mut child = Running(
         command(&["--serve"])
             .stdout(Stdio::piped())
