@@ -199,7 +199,7 @@ async fn run_workload(
         let trace = header("server-timing")
             .strip_prefix("trace;desc=")
             .and_then(|tp| tp.parse::<TraceParent>().ok());
-        response.bytes().await?;
+        let body = response.text().await?;
         let shown = if status.is_success() {
             style_status(status.as_str(), "32", style)
         } else {
@@ -211,6 +211,17 @@ async fn run_workload(
             report::human(started.elapsed()),
             step.what
         );
+        // What the edge's trust policy let through of the baggage sent.
+        if step.headers.iter().any(|(name, _)| *name == "baggage") {
+            let tenant = body
+                .rsplit_once("tenant ")
+                .map_or("", |(_, rest)| rest.trim_end().trim_end_matches(')'));
+            if tenant.is_empty() {
+                println!("      baggage sent, dropped at the edge: the services saw no tenant");
+            } else {
+                println!("      baggage sent and kept: the services saw tenant {tenant}");
+            }
+        }
         if let Some(trace) = trace {
             labels.insert(
                 trace.trace_id(),

@@ -115,6 +115,17 @@ fn seven_requests_seven_connected_traces() {
     );
 
     assert!(out.contains("7 traces, 33 spans"), "{out}");
+    // The edge trusts the partner's key only: the partner's baggage is
+    // kept, the untrusted caller's is dropped before any service sees it.
+    assert!(
+        out.contains("baggage sent and kept: the services saw tenant acme"),
+        "{out}"
+    );
+    assert!(
+        out.contains("baggage sent, dropped at the edge: the services saw no tenant"),
+        "{out}"
+    );
+    assert!(!out.contains("spoofed"), "{out}");
     assert!(out.contains("gateway -> users (HTTP, 7 calls)"), "{out}");
     assert!(
         out.contains("gateway -> inventory (gRPC, 6 calls)"),

@@ -7,6 +7,7 @@ use std::{
 };
 
 use http::{HeaderMap, HeaderName, Method, Uri};
+use subtle::ConstantTimeEq as _;
 
 /// What the trust policy decided about an incoming parent; samplers see it.
 ///
@@ -82,14 +83,23 @@ impl<'a> RequestInfo<'a> {
         self.peer.is_some_and(|peer| is_private(peer.ip()))
     }
 
-    /// Whether the request carries `name: secret`, compared in constant time
-    /// so the comparison does not leak how much of a guess was right. A
-    /// repeated header never matches.
+    /// Whether the request carries `name: secret`.
+    ///
+    /// The bytes are compared with the `subtle` crate's `ConstantTimeEq`,
+    /// made so that the optimiser cannot turn the comparison into an early
+    /// exit: its time does not tell a caller how much of a guess was right
+    /// (the length is not hidden: only a guess of the right length is
+    /// compared at all). A repeated header never matches, and an empty
+    /// secret never matches anything (an unset configuration value must not
+    /// open the door). The header is not removed: the handler sees it too.
     #[must_use]
     pub fn has_secret_header(&self, name: &HeaderName, secret: &[u8]) -> bool {
+        if secret.is_empty() {
+            return false;
+        }
         let mut values = self.headers.get_all(name).iter();
         match (values.next(), values.next()) {
-            (Some(value), None) => constant_time_eq(value.as_bytes(), secret),
+            (Some(value), None) => value.as_bytes().ct_eq(secret).into(),
             _ => false,
         }
     }
@@ -112,11 +122,6 @@ fn is_private(ip: IpAddr) -> bool {
             v6.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    // The length is not secret; the content is.
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// What to believe from an incoming request.
@@ -389,5 +394,12 @@ mod tests {
         assert!(info(&headers));
         headers.append(&name, HeaderValue::from_static("abc"));
         assert!(!info(&headers), "repeated");
+
+        // An empty secret (an unset configuration value) never matches,
+        // not even an empty header.
+        let mut headers = HeaderMap::new();
+        headers.insert(&name, HeaderValue::from_static(""));
+        let info = RequestInfo::new(&Method::GET, &uri, &headers);
+        assert!(!info.has_secret_header(&name, b""));
     }
 }
