@@ -1,6 +1,9 @@
 //! Per-request cost of the server layer: in-process requests through an
-//! axum router (`tower::ServiceExt::oneshot`, body read to the end), side
-//! by side in one run:
+//! axum router (`tower::ServiceExt::oneshot`, body read to the end). Each
+//! group compares stacks that do the same job, side by side in one run, and
+//! checks once, outside the timing, that each stack did it.
+//!
+//! `server-layer/propagation`, no span recorded anywhere:
 //!
 //! - the bare router;
 //! - for reference, a layer that does nothing (what axum's `Router::layer`
@@ -8,9 +11,18 @@
 //!   (`support/minimal.rs`: parse the `traceparent`, make the ids, put the
 //!   context in the extensions, write the correlation ID);
 //! - our layer, propagation only (the default no-op recorder);
+//! - what users assemble for the same job today: tower-http's
+//!   `SetRequestIdLayer` (UUID) + `PropagateRequestIdLayer`, and the
+//!   caller's trace context extracted by OpenTelemetry's
+//!   `TraceContextPropagator` into the request's extensions.
+//!
+//! `server-layer/recording`, one span per request kept in memory:
+//!
 //! - our layer recording into the in-memory recorder;
-//! - tower-http's `TraceLayer::new_for_http()` + `SetRequestIdLayer` (UUID) +
-//!   `PropagateRequestIdLayer`: the stack users pick today.
+//! - tower-http's `TraceLayer::new_for_http()` + the two request-id layers,
+//!   under a `tracing` subscriber whose layer keeps every closed span's name
+//!   and fields in memory (without a subscriber `TraceLayer` makes no span
+//!   at all, so it would not be recording).
 //!
 //! And, exporting through the OpenTelemetry SDK (batch processor, an
 //! exporter that drops what it is given), side by side in one run:
@@ -81,13 +93,79 @@ fn request() -> Request<Body> {
         .unwrap()
 }
 
-fn layer(c: &mut Criterion) {
+/// Runs `app` once per iteration, as every row does.
+fn bench_app(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    app: &Router,
+) {
+    g.bench_function(name, |b| {
+        b.to_async(runtime).iter(|| {
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(request()).await.unwrap();
+                black_box(response.into_body().collect().await.unwrap());
+            }
+        });
+    });
+}
+
+/// One request through `app`, outside any timing.
+fn check(runtime: &tokio::runtime::Runtime, app: &Router) -> http::Response<Body> {
+    runtime.block_on(app.clone().oneshot(request())).unwrap()
+}
+
+/// The caller's trace context, extracted the way OpenTelemetry users do
+/// it, put where a handler finds it.
+fn otel_extract(mut request: Request<Body>) -> Request<Body> {
+    let cx = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
+    request.extensions_mut().insert(cx);
+    request
+}
+
+async fn user_with_trace(request: Request<Body>) -> String {
+    use opentelemetry::trace::TraceContextExt as _;
+    let from_otel = request
+        .extensions()
+        .get::<opentelemetry::Context>()
+        .map(|cx| cx.span().span_context().trace_id().to_string());
+    let from_ours = request
+        .extensions()
+        .get::<trace_core::TraceContext>()
+        .map(|cx| cx.trace_id().to_string());
+    from_otel.or(from_ours).unwrap_or_default()
+}
+
+/// The propagation job as users assemble it from tower-http and
+/// OpenTelemetry today.
+fn tower_http_propagation(app: Router) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    app.layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(tower::util::MapRequestLayer::new(otel_extract))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+fn propagation(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let recorder = InMemoryRecorder::new(1024);
-    let x_request_id = HeaderName::from_static("x-request-id");
+    // Not a timing: both stacks that do the job did it, the caller's trace
+    // reached the handler and a request id came back.
+    let reports = Router::new().route("/users/{id}", get(user_with_trace));
+    for (name, app) in [
+        ("ours", reports.clone().layer(TraceContextLayer::new())),
+        ("tower-http", tower_http_propagation(reports)),
+    ] {
+        let response = check(&runtime, &app);
+        assert!(response.headers().contains_key("x-request-id"), "{name}");
+        let body = runtime
+            .block_on(response.into_body().collect())
+            .unwrap()
+            .to_bytes();
+        assert_eq!(body, "4bf92f3577b34da6a3ce929d0e0e4736", "{name}");
+    }
     let stacks: Vec<(&str, Router)> = vec![
         ("bare-router", router()),
         ("reference/identity-layer", router().layer(Identity::new())),
@@ -100,32 +178,126 @@ fn layer(c: &mut Criterion) {
             router().layer(TraceContextLayer::new()),
         ),
         (
-            "ours/in-memory-recorder",
-            router().layer(TraceContextLayer::new().recorder(recorder.clone())),
-        ),
-        (
-            "tower-http/trace+set-request-id+propagate-request-id",
-            router()
-                .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
-                .layer(TraceLayer::new_for_http())
-                .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid)),
+            "tower-http/request-id+otel-propagator-extract",
+            tower_http_propagation(router()),
         ),
     ];
-    let mut g = c.benchmark_group("server-layer");
-    for (name, app) in stacks {
-        g.bench_function(name, |b| {
-            b.to_async(&runtime).iter(|| {
-                let app = app.clone();
-                async move {
-                    let response = app.oneshot(request()).await.unwrap();
-                    black_box(response.into_body().collect().await.unwrap());
-                }
-            });
-        });
+    let mut g = c.benchmark_group("server-layer/propagation");
+    for (name, app) in &stacks {
+        bench_app(&mut g, &runtime, name, app);
     }
     g.finish();
-    // The store is bounded: the benchmark cannot grow memory without end.
-    assert!(recorder.finished().len() <= 1024);
+}
+
+/// A `tracing` layer that keeps each closed span's name and fields, as our
+/// in-memory recorder keeps each span: the recording side of tower-http's
+/// `TraceLayer`. Bounded like our store.
+#[derive(Clone, Default)]
+struct KeepSpans(
+    Arc<std::sync::Mutex<std::collections::VecDeque<(String, Vec<(String, String)>)>>>,
+);
+
+struct Fields(Vec<(String, String)>);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for KeepSpans
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut fields = Fields(Vec::new());
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id)
+            && let Some(fields) = span.extensions_mut().get_mut::<Fields>()
+        {
+            values.record(fields);
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(span) = ctx.span(&id) {
+            let fields = span
+                .extensions_mut()
+                .remove::<Fields>()
+                .map_or_else(Vec::new, |f| f.0);
+            let mut kept = self.0.lock().unwrap();
+            if kept.len() == 1024 {
+                kept.pop_front();
+            }
+            kept.push_back((span.name().to_owned(), fields));
+        }
+    }
+}
+
+fn recording(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let recorder = InMemoryRecorder::new(1024);
+    let kept = KeepSpans::default();
+    let subscriber = tracing::Dispatch::new(tracing_subscriber::registry().with(kept.clone()));
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let ours = router().layer(TraceContextLayer::new().recorder(recorder.clone()));
+    let theirs = router()
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid));
+
+    let mut g = c.benchmark_group("server-layer/recording");
+    bench_app(&mut g, &runtime, "ours/in-memory-recorder", &ours);
+    {
+        // The subscriber is this thread's (the runtime's) while this row
+        // runs, so the other rows do not pay for it.
+        let _default = tracing::dispatcher::set_default(&subscriber);
+        bench_app(
+            &mut g,
+            &runtime,
+            "tower-http/trace+request-id, spans kept in memory",
+            &theirs,
+        );
+        drop(check(&runtime, &theirs).into_body());
+    }
+    g.finish();
+    drop(check(&runtime, &ours).into_body());
+
+    // Not a timing: both stacks recorded a span per request, and the
+    // stores stayed bounded.
+    let ours = recorder.finished();
+    assert!(!ours.is_empty() && ours.len() <= 1024, "{}", ours.len());
+    assert!(ours.iter().all(|s| s.name == "GET /users/{id}"));
+    let theirs = kept.0.lock().unwrap();
+    assert!(
+        !theirs.is_empty() && theirs.len() <= 1024,
+        "{}",
+        theirs.len()
+    );
+    assert!(
+        theirs
+            .iter()
+            .all(|(name, fields)| name == "request" && fields.iter().any(|(k, _)| k == "uri"))
+    );
 }
 
 /// An exporter that drops spans: the benchmark measures the request path,
@@ -233,5 +405,5 @@ fn opentelemetry(c: &mut Criterion) {
     assert!(theirs_exported.0.load(Ordering::Relaxed) > 0);
 }
 
-criterion_group!(benches, layer, opentelemetry);
+criterion_group!(benches, propagation, recording, opentelemetry);
 criterion_main!(benches);
