@@ -19,7 +19,7 @@ use reqwest_retry::{RetryTransientMiddleware, policies::ExponentialBackoff};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use trace_core::{
     AllowHosts, FinishedSpan, FutureExt, InMemoryRecorder, Propagate, SpanKind, TraceContext,
-    Value, semconv,
+    TraceParent, Value, semconv,
 };
 use trace_reqwest::{NoContext, TraceMiddleware};
 use trace_tower::TraceContextLayer;
@@ -271,6 +271,48 @@ async fn a_forbidden_host_gets_no_trace_headers() {
     assert!(!at_b.contains_key("baggage") && !at_b.contains_key("x-request-id"));
     a.stop().await;
     a2.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_blocked_field_never_leaves_whoever_set_it() {
+    let b = Server::start(service_b(None)).await;
+    // Set by hand (or copied from the incoming request by a proxy handler):
+    // every trace header, on a call to a host the policy blocks.
+    let call = |middleware: TraceMiddleware| {
+        let url = b.url("/b");
+        async move {
+            client(middleware)
+                .get(url)
+                .header(
+                    "traceparent",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                )
+                .header("tracestate", "vendor=copied")
+                .header("baggage", "tenant=copied")
+                .header("x-request-id", "copied")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+        .with_trace_context(TraceContext::new_root(true))
+    };
+    let locked = TraceMiddleware::new().destinations(AllowHosts::new(["users.internal"]));
+    assert_eq!(call(locked).await, "", "nothing reaches 127.0.0.1");
+
+    let partial = TraceMiddleware::new()
+        .destinations(AllowHosts::new(["users.internal"]).otherwise(Propagate::TRACEPARENT));
+    let at_b = parse(&call(partial).await);
+    let sent: TraceParent = at_b["traceparent"].parse().unwrap();
+    assert_ne!(
+        sent.parent_id().to_string(),
+        "00f067aa0ba902b7",
+        "ours, not the copy"
+    );
+    assert_eq!(at_b.len(), 1, "only traceparent: {at_b:?}");
     b.stop().await;
 }
 

@@ -641,3 +641,64 @@ async fn outside_any_trace_the_client_layer_follows_its_no_context_rule() {
     assert_eq!(seen.parent_span_id, "", "no traceparent reached the server");
     server.stop().await;
 }
+
+/// A request whose metadata already holds every trace field, as a proxy
+/// handler copying the incoming request's would.
+fn preset(message: &str) -> Request<EchoRequest> {
+    let mut request = Request::new(EchoRequest {
+        message: message.into(),
+    });
+    let metadata = request.metadata_mut();
+    metadata.insert(
+        "traceparent",
+        MetadataValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    );
+    metadata.insert("baggage", MetadataValue::from_static("userId=copied"));
+    metadata.insert("x-request-id", MetadataValue::from_static("copied"));
+    request
+}
+
+#[tokio::test]
+async fn a_blocked_field_never_leaves_whoever_set_it() {
+    let server = start().await;
+    let cx = caller();
+
+    // The client layer, with a policy that sends nothing to this host.
+    let mut layered = layered_client(
+        &server,
+        trace_tonic::GrpcClientLayer::new().destinations(trace_core::Propagate::NONE),
+    );
+    let seen = layered
+        .unary(preset("ok"))
+        .with_trace_context(cx.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(
+        seen.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736",
+        "the copy was removed"
+    );
+    assert_eq!(seen.parent_span_id, "", "no traceparent at all");
+    assert_eq!(seen.baggage, "");
+    assert_ne!(seen.correlation_id, "copied");
+
+    // The interceptor, sending only `traceparent`.
+    let channel = Endpoint::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect_lazy();
+    let mut intercepted = EchoClient::with_interceptor(
+        channel,
+        TraceInterceptor::new().propagate(trace_core::Propagate::TRACEPARENT),
+    );
+    let seen = intercepted
+        .unary(preset("ok"))
+        .with_trace_context(cx.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(seen.trace_id, cx.trace_id().to_string(), "our traceparent");
+    assert_eq!(seen.baggage, "", "the copied baggage was removed");
+    assert_ne!(seen.correlation_id, "copied");
+    assert_ne!(seen.correlation_id, "req-grpc-1", "ours is blocked too");
+    server.stop().await;
+}

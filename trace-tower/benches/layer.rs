@@ -71,8 +71,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 mod support {
+    pub(crate) mod ecosystem;
     pub(crate) mod minimal;
 }
+
+use support::ecosystem::{KeepSpans, tower_http_propagation};
 
 async fn user() -> &'static str {
     "{\"id\":7}"
@@ -116,14 +119,6 @@ fn check(runtime: &tokio::runtime::Runtime, app: &Router) -> http::Response<Body
     runtime.block_on(app.clone().oneshot(request())).unwrap()
 }
 
-/// The caller's trace context, extracted the way OpenTelemetry users do
-/// it, put where a handler finds it.
-fn otel_extract(mut request: Request<Body>) -> Request<Body> {
-    let cx = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
-    request.extensions_mut().insert(cx);
-    request
-}
-
 async fn user_with_trace(request: Request<Body>) -> String {
     use opentelemetry::trace::TraceContextExt as _;
     let from_otel = request
@@ -135,15 +130,6 @@ async fn user_with_trace(request: Request<Body>) -> String {
         .get::<trace_core::TraceContext>()
         .map(|cx| cx.trace_id().to_string());
     from_otel.or(from_ours).unwrap_or_default()
-}
-
-/// The propagation job as users assemble it from tower-http and
-/// OpenTelemetry today.
-fn tower_http_propagation(app: Router) -> Router {
-    let x_request_id = HeaderName::from_static("x-request-id");
-    app.layer(PropagateRequestIdLayer::new(x_request_id.clone()))
-        .layer(tower::util::MapRequestLayer::new(otel_extract))
-        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
 
 fn propagation(c: &mut Criterion) {
@@ -187,67 +173,6 @@ fn propagation(c: &mut Criterion) {
         bench_app(&mut g, &runtime, name, app);
     }
     g.finish();
-}
-
-/// A `tracing` layer that keeps each closed span's name and fields, as our
-/// in-memory recorder keeps each span: the recording side of tower-http's
-/// `TraceLayer`. Bounded like our store.
-#[derive(Clone, Default)]
-struct KeepSpans(
-    Arc<std::sync::Mutex<std::collections::VecDeque<(String, Vec<(String, String)>)>>>,
-);
-
-struct Fields(Vec<(String, String)>);
-
-impl tracing::field::Visit for Fields {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push((field.name().to_owned(), format!("{value:?}")));
-    }
-}
-
-impl<S> tracing_subscriber::Layer<S> for KeepSpans
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
-    fn on_new_span(
-        &self,
-        attrs: &tracing::span::Attributes<'_>,
-        id: &tracing::span::Id,
-        ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let mut fields = Fields(Vec::new());
-        attrs.record(&mut fields);
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(fields);
-        }
-    }
-
-    fn on_record(
-        &self,
-        id: &tracing::span::Id,
-        values: &tracing::span::Record<'_>,
-        ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        if let Some(span) = ctx.span(id)
-            && let Some(fields) = span.extensions_mut().get_mut::<Fields>()
-        {
-            values.record(fields);
-        }
-    }
-
-    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
-        if let Some(span) = ctx.span(&id) {
-            let fields = span
-                .extensions_mut()
-                .remove::<Fields>()
-                .map_or_else(Vec::new, |f| f.0);
-            let mut kept = self.0.lock().unwrap();
-            if kept.len() == 1024 {
-                kept.pop_front();
-            }
-            kept.push_back((span.name().to_owned(), fields));
-        }
-    }
 }
 
 fn recording(c: &mut Criterion) {

@@ -7,11 +7,18 @@
 //! what axum's `Router::layer` itself costs), `minimal` (the least a
 //! propagation-only layer must do: `benches/support/minimal.rs`), `ours` (propagation only), `memory`
 //! (recording into the in-memory store) or `tower-http` (`TraceLayer` +
-//! `SetRequestIdLayer` + `PropagateRequestIdLayer`, as in the benchmark). The difference between two counts
-//! over `N` is the layer's cost per request.
+//! `SetRequestIdLayer` + `PropagateRequestIdLayer`, with no subscriber, so
+//! `TraceLayer` makes no span), `tower-http-propagation` (the request-id
+//! layers and OpenTelemetry's `TraceContextPropagator` extract: the same
+//! job as `ours`) or `tower-http-recording` (the `tower-http` stack under a
+//! subscriber that keeps every span in memory: the same job as `memory`).
+//! The difference between two counts over `N` is the layer's cost per
+//! request.
 
 use std::hint::black_box;
 
+#[path = "../benches/support/ecosystem.rs"]
+mod ecosystem;
 #[path = "../benches/support/minimal.rs"]
 mod minimal;
 
@@ -54,7 +61,11 @@ fn main() {
         "minimal" => router.layer(minimal::MinimalLayer),
         "ours" => router.layer(TraceContextLayer::new()),
         "memory" => router.layer(TraceContextLayer::new().recorder(InMemoryRecorder::new(1024))),
-        "tower-http" => {
+        // The same job as `ours`, as users assemble it today.
+        "tower-http-propagation" => ecosystem::tower_http_propagation(router),
+        // `tower-http` below, under a subscriber that keeps its spans: the
+        // same job as `memory`.
+        "tower-http-recording" | "tower-http" => {
             let x_request_id = HeaderName::from_static("x-request-id");
             router
                 .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
@@ -62,13 +73,21 @@ fn main() {
                 .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         }
         _ => {
-            eprintln!("usage: callgrind bare|identity|minimal|ours|memory|tower-http [N]");
+            eprintln!(
+                "usage: callgrind bare|identity|minimal|ours|memory|tower-http|tower-http-propagation|tower-http-recording [N]"
+            );
             std::process::exit(2);
         }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");
+    let _subscriber = (stack == "tower-http-recording").then(|| {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        tracing::subscriber::set_default(
+            tracing_subscriber::registry().with(ecosystem::KeepSpans::default()),
+        )
+    });
     runtime.block_on(async {
         for _ in 0..count {
             let response = app.clone().oneshot(request()).await.expect("infallible");

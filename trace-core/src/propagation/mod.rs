@@ -333,12 +333,48 @@ impl Propagator {
     /// (`tracestate`, `baggage` when empty) is removed rather than sent
     /// empty, so the headers always describe `cx`. The `traceparent` is
     /// always version `00`.
+    ///
+    /// What `destination` does not allow is removed, whoever set it (by
+    /// hand, copied from the incoming request, or by another middleware):
+    /// a blocked `traceparent` takes `tracestate` with it, and a blocked
+    /// correlation ID removes every header this propagator reads it from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderValue};
+    /// use trace_core::{Propagate, Propagator, TraceContext};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("baggage", HeaderValue::from_static("copied=from-the-caller"));
+    /// headers.insert("x-request-id", HeaderValue::from_static("set-by-hand"));
+    /// let cx = TraceContext::new_root(true);
+    /// Propagator::default().inject(&cx, Propagate::TRACEPARENT, &mut headers);
+    /// assert!(headers.contains_key("traceparent"));
+    /// assert!(!headers.contains_key("baggage") && !headers.contains_key("x-request-id"));
+    /// ```
     pub fn inject<C: Carrier + ?Sized>(
         &self,
         cx: &TraceContext,
         destination: Propagate,
         carrier: &mut C,
     ) {
+        let blocked = !destination;
+        if blocked.contains(Propagate::TRACEPARENT) {
+            carrier.remove(&TRACEPARENT);
+            carrier.remove(&TRACESTATE);
+        } else if blocked.contains(Propagate::TRACESTATE) {
+            carrier.remove(&TRACESTATE);
+        }
+        if blocked.contains(Propagate::BAGGAGE) {
+            carrier.remove(&BAGGAGE);
+        }
+        if blocked.contains(Propagate::CORRELATION_ID) {
+            carrier.remove(&self.inner.correlation_write);
+            for name in &self.inner.correlation_read {
+                carrier.remove(name);
+            }
+        }
         let fields = self.inner.fields & destination;
         if fields.contains(Propagate::TRACEPARENT) {
             carrier.set(TRACEPARENT, cx.traceparent().to_header_value());
@@ -511,6 +547,50 @@ mod tests {
         let mut names: Vec<_> = out.keys().map(HeaderName::as_str).collect();
         names.sort_unstable();
         assert_eq!(names, ["baggage", "x-request-id"]);
+    }
+
+    #[test]
+    fn what_the_destination_blocks_is_removed_whoever_set_it() {
+        let cx = TraceContext::new_root(true).with_correlation_id("ours".parse().unwrap());
+        // Set by hand, copied from an incoming request, or by another
+        // middleware: all of it there before the propagator runs.
+        let preset = || {
+            headers(&[
+                ("traceparent", TP),
+                ("tracestate", "vendor=copied"),
+                ("baggage", "tenant=copied"),
+                ("x-request-id", "copied"),
+                ("x-correlation-id", "copied"),
+                ("accept", "text/plain"),
+            ])
+        };
+        #[rustfmt::skip]
+        let cases: &[(Propagate, &[&str], &str)] = &[
+            (Propagate::NONE, &["accept"], "nothing of ours goes out"),
+            (Propagate::TRACEPARENT, &["accept", "traceparent"], "our traceparent only"),
+            // Allowed, the correlation ID is ours in the header we write;
+            // a copy under another name we only read is not ours to drop.
+            (Propagate::TRACEPARENT | Propagate::CORRELATION_ID, &["accept", "traceparent", "x-correlation-id", "x-request-id"], "no copied tracestate or baggage"),
+            (Propagate::TRACESTATE | Propagate::BAGGAGE, &["accept"], "no tracestate without traceparent; our baggage is empty"),
+            (Propagate::ALL & !Propagate::CORRELATION_ID, &["accept", "traceparent"], "every correlation header removed"),
+        ];
+        for &(destination, left, why) in cases {
+            let mut out = preset();
+            Propagator::default().inject(&cx, destination, &mut out);
+            let mut names: Vec<_> = out.keys().map(HeaderName::as_str).collect();
+            names.sort_unstable();
+            assert_eq!(names, left, "{why}");
+            if let Some(tp) = out.get("traceparent") {
+                assert_eq!(
+                    tp,
+                    &cx.traceparent().to_string(),
+                    "{why}: ours, not the copy"
+                );
+            }
+            if let Some(id) = out.get("x-request-id") {
+                assert_eq!(id, "ours", "{why}");
+            }
+        }
     }
 
     #[test]
