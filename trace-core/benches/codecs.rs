@@ -169,10 +169,10 @@ fn tracestate(c: &mut Criterion) {
         };
         assert_eq!(ours(), sdk(), "the same work: the same header out");
         g.bench_function(format!("ours/parse+reserialise/{name}"), |b| {
-            b.iter(|| black_box(ours()))
+            b.iter(|| black_box(ours()));
         });
         g.bench_function(format!("otel-sdk/parse+reserialise/{name}"), |b| {
-            b.iter(|| black_box(sdk()))
+            b.iter(|| black_box(sdk()));
         });
         // By design, not a comparison: an unchanged `tracestate` is
         // validated and passed on as it came.
