@@ -260,7 +260,7 @@ impl fmt::Debug for TraceContext {
 
 #[cfg(test)]
 mod tests {
-    use std::task::Context;
+    use std::task::{Context, Poll};
 
     use super::*;
 
@@ -332,5 +332,109 @@ mod tests {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(&mut task)));
         assert!(result.is_err());
         assert!(TraceContext::current().is_none());
+    }
+
+    fn current_span() -> Option<SpanId> {
+        TraceContext::current_traceparent().map(|tp| tp.parent_id())
+    }
+
+    #[test]
+    fn guards_dropped_out_of_order_restore_what_was_before_them() {
+        let (a, b, c) = (
+            TraceContext::new_root(true),
+            TraceContext::new_root(true),
+            TraceContext::new_root(true),
+        );
+        let guard_a = a.clone().attach();
+        let guard_b = b.clone().attach();
+        let guard_c = c.clone().attach();
+        drop(guard_a);
+        assert_eq!(
+            current_span(),
+            Some(c.span_id()),
+            "the newest is still current"
+        );
+        drop(guard_c);
+        assert_eq!(
+            current_span(),
+            Some(b.span_id()),
+            "never a's: its guard is gone"
+        );
+        drop(guard_b);
+        assert_eq!(current_span(), None, "what was before all three");
+
+        let guard_a = a.attach();
+        let guard_b = b.attach();
+        drop(guard_a);
+        drop(guard_b);
+        assert_eq!(current_span(), None);
+    }
+
+    #[test]
+    fn a_forgotten_guard_does_not_outlive_its_scope() {
+        let (outer, leaked) = (TraceContext::new_root(true), TraceContext::new_root(true));
+        let outer_id = outer.span_id();
+        let (seen, outer) = outer.scope(|| {
+            std::mem::forget(leaked.clone().attach());
+            current_span()
+        });
+        assert_eq!(
+            seen,
+            Some(leaked.span_id()),
+            "current inside, while forgotten"
+        );
+        assert_eq!(
+            outer.span_id(),
+            outer_id,
+            "the scope hands back its own context"
+        );
+        assert_eq!(
+            current_span(),
+            None,
+            "and the forgotten one is gone with the scope"
+        );
+
+        // In a future: the leak ends with the poll, and the future keeps its
+        // own context for the next one.
+        let cx = TraceContext::new_root(true);
+        let mut polls = 0;
+        let fut = std::future::poll_fn(|_| {
+            polls += 1;
+            let here = current_span();
+            std::mem::forget(leaked.clone().attach());
+            if polls == 2 {
+                Poll::Ready(here)
+            } else {
+                Poll::Pending
+            }
+        });
+        let mut fut = std::pin::pin!(fut.with_trace_context(cx.clone()));
+        let mut task = Context::from_waker(std::task::Waker::noop());
+        assert!(fut.as_mut().poll(&mut task).is_pending());
+        assert_eq!(current_span(), None);
+        assert_eq!(
+            fut.as_mut().poll(&mut task),
+            Poll::Ready(Some(cx.span_id()))
+        );
+        assert_eq!(current_span(), None);
+    }
+
+    #[test]
+    fn scopes_nest_and_never_panic_on_guards_dropped_inside() {
+        let (a, b, c) = (
+            TraceContext::new_root(true),
+            TraceContext::new_root(true),
+            TraceContext::new_root(true),
+        );
+        let guard = a.attach();
+        let (inner, b) = b.scope(|| {
+            // The guard made before the scope, dropped inside it.
+            drop(guard);
+            let (seen, _c) = c.clone().scope(current_span);
+            assert_eq!(seen, Some(c.span_id()));
+            current_span()
+        });
+        assert_eq!(inner, Some(b.span_id()));
+        assert_eq!(current_span(), None, "a's guard is gone, and so is a");
     }
 }

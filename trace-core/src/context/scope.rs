@@ -15,14 +15,154 @@ use pin_project::pin_project;
 use super::TraceContext;
 use crate::codec::TraceParent;
 
-thread_local! {
-    static CURRENT: RefCell<Option<TraceContext>> = const { RefCell::new(None) };
+/// This thread's current context, and what restores it.
+///
+/// Scopes (a [`TraceContext::scope`] call, a [`WithContext`] poll) are
+/// strictly nested, by the call stack: one swaps its context in and, when
+/// it ends, swaps it back out. Guards ([`ContextGuard`]) are not nested by
+/// anything, so each keeps an entry here with the context it replaced and
+/// an id, and restoring does not depend on the order they are dropped in:
+///
+/// - a guard dropped while newer guards are alive only marks its entry,
+///   which goes (restoring what it replaced) once everything newer has;
+/// - a guard made outside the innermost scope and dropped inside it only
+///   marks its entry too, so the scope still hands back its own context;
+/// - guards made inside a scope and still there when it ends (forgotten
+///   with `mem::forget`, or alive) are discarded then, with what they
+///   made current: nothing made current inside a scope outlives it.
+///
+/// A guard forgotten outside any scope stays current on its thread: there
+/// is nothing to end.
+struct State {
+    current: Option<TraceContext>,
+    guards: Vec<Guarded>,
+    /// `guards.len()` when the innermost open scope began.
+    floor: usize,
+    next_id: u64,
 }
 
-/// Puts `slot` into the current-context cell and the cell's old value into
-/// `slot`. Swapping twice restores; scopes nest as a stack.
-fn swap_current(slot: &mut Option<TraceContext>) {
-    CURRENT.with(|current| std::mem::swap(&mut *current.borrow_mut(), slot));
+struct Guarded {
+    id: u64,
+    /// The context the guard replaced, to restore.
+    previous: Option<TraceContext>,
+    /// `false` once its guard was dropped out of order.
+    live: bool,
+}
+
+/// A guard's entry: its index, and its id to check it is still the same.
+#[derive(Clone, Copy)]
+struct Mark {
+    index: usize,
+    id: u64,
+}
+
+/// What a scope restores when it ends.
+#[derive(Clone, Copy)]
+struct Opened {
+    floor: usize,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = const {
+        RefCell::new(State {
+            current: None,
+            guards: Vec::new(),
+            floor: 0,
+            next_id: 0,
+        })
+    };
+}
+
+impl State {
+    #[inline]
+    fn open(&mut self, slot: &mut Option<TraceContext>) -> Opened {
+        std::mem::swap(&mut self.current, slot);
+        Opened {
+            floor: std::mem::replace(&mut self.floor, self.guards.len()),
+        }
+    }
+
+    #[inline]
+    fn close(&mut self, opened: Opened, slot: &mut Option<TraceContext>) {
+        if self.guards.len() > self.floor {
+            // Guards left from inside the scope: the first one replaced the
+            // scope's own context.
+            self.current = self.guards[self.floor].previous.take();
+            self.guards.truncate(self.floor);
+        }
+        std::mem::swap(&mut self.current, slot);
+        self.floor = opened.floor;
+        self.pop_dead();
+    }
+
+    fn attach(&mut self, cx: TraceContext) -> Mark {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let previous = self.current.replace(cx);
+        self.guards.push(Guarded {
+            id,
+            previous,
+            live: true,
+        });
+        Mark {
+            index: self.guards.len() - 1,
+            id,
+        }
+    }
+
+    fn detach(&mut self, mark: Mark) {
+        if self.guards.get(mark.index).is_none_or(|g| g.id != mark.id) {
+            // Discarded already, by the scope it was made in.
+            return;
+        }
+        let on_top = mark.index + 1 == self.guards.len();
+        if on_top && mark.index >= self.floor {
+            let guard = self.guards.pop().expect("on top");
+            self.current = guard.previous;
+            self.pop_dead();
+        } else {
+            self.guards[mark.index].live = false;
+        }
+    }
+
+    /// Takes off, restoring what each replaced, the entries of guards
+    /// dropped out of order that are now on top of this scope's.
+    #[inline]
+    fn pop_dead(&mut self) {
+        while self.guards.len() > self.floor && self.guards.last().is_some_and(|g| !g.live) {
+            let guard = self.guards.pop().expect("not empty");
+            self.current = guard.previous;
+        }
+    }
+}
+
+/// Runs `f` with `slot`'s context current, and puts it back in `slot` after,
+/// even if `f` panics. Without the thread's state (the thread is being torn
+/// down), `f` runs without it.
+#[inline]
+fn in_scope<R>(slot: &mut Option<TraceContext>, f: impl FnOnce() -> R) -> R {
+    let Ok(opened) = STATE.try_with(|state| state.borrow_mut().open(slot)) else {
+        return f();
+    };
+    let _close = Close {
+        opened: Some(opened),
+        slot,
+    };
+    f()
+}
+
+struct Close<'a> {
+    opened: Option<Opened>,
+    slot: &'a mut Option<TraceContext>,
+}
+
+impl Drop for Close<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(opened) = self.opened.take() {
+            let _ = STATE.try_with(|state| state.borrow_mut().close(opened, self.slot));
+        }
+    }
 }
 
 impl TraceContext {
@@ -43,13 +183,19 @@ impl TraceContext {
     /// ```
     #[must_use]
     pub fn current() -> Option<Self> {
-        CURRENT.with(|current| current.borrow().clone())
+        STATE
+            .try_with(|state| state.borrow().current.clone())
+            .ok()
+            .flatten()
     }
 
     /// The `traceparent` of the current context, without cloning the rest.
     #[must_use]
     pub fn current_traceparent() -> Option<TraceParent> {
-        CURRENT.with(|current| current.borrow().as_ref().map(Self::traceparent))
+        STATE
+            .try_with(|state| state.borrow().current.as_ref().map(Self::traceparent))
+            .ok()
+            .flatten()
     }
 
     /// Runs `f` with this context current, then hands the context back: for
@@ -67,13 +213,16 @@ impl TraceContext {
     /// assert_eq!((seen, cx.span_id()), (span_id, span_id));
     /// assert!(TraceContext::current().is_none());
     /// ```
+    ///
+    /// Whatever `f` does with guards (drops them out of order, forgets
+    /// them), the context is given back and the previous one is current
+    /// again when `scope` returns.
     pub fn scope<R>(self, f: impl FnOnce() -> R) -> (R, Self) {
         let mut slot = Some(self);
-        swap_current(&mut slot);
-        let restore = Restore(&mut slot);
-        let result = f();
-        drop(restore);
-        (result, slot.expect("the scope gives its context back"))
+        let result = in_scope(&mut slot, f);
+        // The scope swaps its own context back out whatever `f` did with
+        // guards (see `State`).
+        (result, slot.expect("a scope hands back its own context"))
     }
 
     /// Makes this the current context on this thread until the guard is
@@ -96,10 +245,8 @@ impl TraceContext {
     /// assert_eq!(TraceContext::current().unwrap().span_id(), outer.span_id());
     /// ```
     pub fn attach(self) -> ContextGuard {
-        let mut previous = Some(self);
-        swap_current(&mut previous);
         ContextGuard {
-            previous,
+            mark: STATE.try_with(|state| state.borrow_mut().attach(self)).ok(),
             _not_send: PhantomData,
         }
     }
@@ -122,13 +269,15 @@ impl TraceContext {
 /// ```
 #[must_use = "the context is current only while the guard is alive"]
 pub struct ContextGuard {
-    previous: Option<TraceContext>,
+    mark: Option<Mark>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        swap_current(&mut self.previous);
+        if let Some(mark) = self.mark {
+            let _ = STATE.try_with(|state| state.borrow_mut().detach(mark));
+        }
     }
 }
 
@@ -234,15 +383,6 @@ impl<F> WithContext<F> {
     }
 }
 
-/// Swaps the context back even if the inner `poll` panics.
-struct Restore<'a>(&'a mut Option<TraceContext>);
-
-impl Drop for Restore<'_> {
-    fn drop(&mut self) {
-        swap_current(self.0);
-    }
-}
-
 impl<F: Future> Future for WithContext<F> {
     type Output = F::Output;
 
@@ -250,8 +390,6 @@ impl<F: Future> Future for WithContext<F> {
         let this = self.project();
         #[cfg(feature = "tracing")]
         let _entered = this.span.enter();
-        swap_current(this.cx);
-        let _restore = Restore(this.cx);
-        this.inner.poll(task)
+        in_scope(this.cx, || this.inner.poll(task))
     }
 }
