@@ -78,6 +78,10 @@ impl<'a> RequestInfo<'a> {
     /// Whether the peer is on a private network: loopback, RFC 1918,
     /// link-local, carrier-grade NAT (RFC 6598), or IPv6 unique-local.
     /// `false` when the peer is unknown.
+    ///
+    /// The peer is the TCP peer: behind a reverse proxy, a load balancer
+    /// or a sidecar it is the proxy, so every request is private. Do not
+    /// use this alone to trust callers at an edge behind a proxy.
     #[must_use]
     pub fn peer_is_private(&self) -> bool {
         self.peer.is_some_and(|peer| is_private(peer.ip()))
