@@ -8,25 +8,12 @@
 mod common;
 
 use axum::{Router, routing::get};
-use common::{Server, client, echo, parse_report, spans};
+use common::{Server, echo, get_report, spans};
 use trace_core::{AlwaysOff, InMemoryRecorder, ParentBased, Trust};
 use trace_tower::TraceContextLayer;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT: &str = "00f067aa0ba902b7";
-
-async fn get_report(
-    server: &Server,
-    headers: &[(&str, &str)],
-) -> std::collections::HashMap<String, String> {
-    let mut request = client().get(server.url("/echo"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200, "the request is answered normally");
-    parse_report(&response.text().await.unwrap())
-}
 
 fn app(layer: TraceContextLayer) -> Router {
     Router::new().route("/echo", get(echo)).layer(layer)

@@ -9,7 +9,7 @@
 mod common;
 
 use axum::{Router, routing::get};
-use common::{Server, client, echo, parse_report};
+use common::{Server, echo, get_report};
 use http::HeaderName;
 use trace_core::{RequestInfo, Trust};
 use trace_tower::TraceContextLayer;
@@ -24,26 +24,13 @@ fn edge(trust: impl trace_core::TrustPolicy) -> Router {
         .layer(TraceContextLayer::new().trust(trust))
 }
 
-async fn seen(
-    server: &Server,
-    headers: &[(&str, &str)],
-) -> std::collections::HashMap<String, String> {
-    let mut request = client().get(server.url("/echo"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    parse_report(&response.text().await.unwrap())
-}
-
 #[tokio::test]
 async fn a_caller_on_a_private_network_is_trusted() {
     let server = Server::start(edge(
         Trust::CONTINUE.when(|r: &RequestInfo<'_>| r.peer_is_private()),
     ))
     .await;
-    let report = seen(
+    let report = get_report(
         &server,
         &[("traceparent", TRACEPARENT), ("baggage", "tenant=acme")],
     )
@@ -69,17 +56,17 @@ async fn only_the_partner_with_the_key_is_trusted() {
         ("tracestate", "vendor=chosen-by-the-caller"),
     ];
 
-    let stranger = seen(&server, &sent).await;
+    let stranger = get_report(&server, &sent).await;
     assert_ne!(stranger["trace_id"], TRACE_ID, "a new trace");
     assert_eq!(stranger["parent"], "", "a new root");
     assert_eq!(stranger["baggage"], "", "none of the caller's baggage");
     assert_eq!(stranger["tracestate"], "", "nor its tracestate");
 
-    let wrong_key = seen(&server, &[sent[0], sent[1], ("x-partner-key", "guess")]).await;
+    let wrong_key = get_report(&server, &[sent[0], sent[1], ("x-partner-key", "guess")]).await;
     assert_ne!(wrong_key["trace_id"], TRACE_ID);
     assert_eq!(wrong_key["baggage"], "");
 
-    let partner = seen(
+    let partner = get_report(
         &server,
         &[
             sent[0],

@@ -102,3 +102,14 @@ pub async fn spans(recorder: &InMemoryRecorder, n: usize) -> Vec<FinishedSpan> {
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
+
+/// What `/echo` saw of a request sent with `headers`.
+pub async fn get_report(server: &Server, headers: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut request = client().get(server.url("/echo"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200, "the request is answered normally");
+    parse_report(&response.text().await.unwrap())
+}
