@@ -100,6 +100,19 @@ impl<S> Layer<S> for GrpcClientLayer {
 }
 
 /// The service made by [`GrpcClientLayer`].
+///
+/// # Examples
+///
+/// ```
+/// use tower::Layer;
+/// use trace_tonic::{GrpcClient, GrpcClientLayer};
+///
+/// # async fn connect() {
+/// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+/// let client: GrpcClient<_> = GrpcClientLayer::new().layer(channel);
+/// assert!(format!("{client:?}").contains("GrpcClient"));
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct GrpcClient<S> {
     inner: S,
@@ -187,7 +200,19 @@ where
     }
 }
 
-/// The future of [`GrpcClient`].
+/// The future of [`GrpcClient`]: the response, with its body wrapped so
+/// the call's span ends when the stream does.
+///
+/// # Examples
+///
+/// ```
+/// use trace_tonic::{GrpcClient, GrpcClientLayer, ResponseFuture};
+///
+/// // `GrpcClient<Channel>::call` returns `ResponseFuture<ResponseFuture of the channel>`.
+/// fn is_the_future<S: tower::Service<http::Request<tonic::body::Body>>>(_: &GrpcClient<S>) {}
+/// # let _ = is_the_future::<tonic::transport::Channel>;
+/// # let _: Option<ResponseFuture<std::future::Ready<()>>> = None;
+/// ```
 #[pin_project]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct ResponseFuture<F> {

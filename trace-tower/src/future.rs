@@ -14,6 +14,24 @@ use trace_core::{ServerTracing, context::WithContext, instrument::ServerSpan};
 use crate::ResponseBody;
 
 /// The future of [`TraceContextService`](crate::TraceContextService).
+///
+/// # Examples
+///
+/// ```
+/// use std::convert::Infallible;
+/// use http::{Request, Response};
+/// use tower::{Layer, Service, service_fn};
+/// use trace_tower::{ResponseFuture, TraceContextLayer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut service = TraceContextLayer::new().layer(service_fn(|_: Request<()>| async {
+///     Ok::<_, Infallible>(Response::new(String::new()))
+/// }));
+/// let future: ResponseFuture<_> = service.call(Request::new(()));
+/// assert!(future.await.unwrap().headers().contains_key("x-request-id"));
+/// # }
+/// ```
 #[pin_project]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct ResponseFuture<F> {

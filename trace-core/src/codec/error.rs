@@ -32,6 +32,15 @@ pub struct ParseError {
 ///
 /// New kinds may be added as the specifications grow, so match with a
 /// wildcard arm.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{TraceParent, codec::ParseErrorKind};
+///
+/// let error = "00-00000000000000000000000000000000-00f067aa0ba902b7-01".parse::<TraceParent>().unwrap_err();
+/// assert_eq!(error.kind(), ParseErrorKind::TraceIdZero);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ParseErrorKind {

@@ -338,6 +338,16 @@ pub trait FutureExt: Future + Sized {
 impl<F: Future> FutureExt for F {}
 
 /// A future run inside a trace context; see [`FutureExt`].
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{FutureExt, TraceContext};
+///
+/// let cx = TraceContext::new_root(true);
+/// let future = async { TraceContext::current().is_some() }.with_trace_context(cx.clone());
+/// assert_eq!(future.trace_context().map(TraceContext::span_id), Some(cx.span_id()));
+/// ```
 #[pin_project]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[derive(Debug, Clone)]

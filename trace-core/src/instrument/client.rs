@@ -67,6 +67,19 @@ pub enum NoContext {
 }
 
 /// A started outgoing call: its context (already injected) and its span.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, Uri};
+/// use trace_core::{ClientTracing, Status, TraceContext};
+///
+/// let mut headers = HeaderMap::new();
+/// let parent = TraceContext::new_root(true);
+/// let call = ClientTracing::default().start_call(Some(&parent), "GET", Some(&Uri::from_static("http://users/")), &mut headers, Vec::new);
+/// assert_eq!(call.context.parent_span_id(), Some(parent.span_id()));
+/// call.span.end(Status::Unset, Vec::new());
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ClientCall {

@@ -122,6 +122,20 @@ pub struct ServerTracing {
 /// A started server request: its context (to put in the request's
 /// extensions and make current) and its span, to hand back to
 /// [`ServerTracing::response`] or [`ServerTracing::failed`].
+///
+/// # Examples
+///
+/// ```
+/// use http::Request;
+/// use trace_core::{InMemoryRecorder, ServerTracing};
+///
+/// let recorder = InMemoryRecorder::new(4);
+/// let tracing = ServerTracing::new().recorder(recorder.clone());
+/// let started = tracing.start(&Request::new(()), None, None);
+/// assert!(started.context.correlation_id().is_some(), "made once, here");
+/// tracing.failed::<std::io::Error>(started.span, &started.context);
+/// assert_eq!(recorder.finished()[0].status.error_type(), Some("std::io::error::Error"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ServerStart {

@@ -14,6 +14,19 @@ use crate::{
 };
 
 /// A span as the in-memory recorder keeps it.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{InMemoryRecorder, Span, SpanKind, Status, TraceContext, record::SpanStart, sampling::Decision};
+///
+/// let recorder = InMemoryRecorder::new(4);
+/// let cx = TraceContext::new_root(true);
+/// Span::start(&recorder, Decision::RecordAndSample, SpanStart::new(&cx, "work", SpanKind::Internal), Vec::new)
+///     .end(Status::Unset, Vec::new());
+/// let span = &recorder.finished()[0];
+/// assert_eq!((span.name.as_str(), span.span_id), ("work", cx.span_id()));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FinishedSpan {

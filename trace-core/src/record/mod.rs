@@ -136,6 +136,31 @@ impl SpanEnd {
 }
 
 /// A span being recorded: what a [`Recorder`] hands back.
+///
+/// # Examples
+///
+/// A recorder that prints each span's name when it ends:
+///
+/// ```
+/// use trace_core::{Attribute, Recorder, record::{RecordingSpan, SpanEnd, SpanStart}};
+///
+/// struct Printed(String);
+///
+/// impl RecordingSpan for Printed {
+///     fn set_attribute(&mut self, _: Attribute<'static>) {}
+///     fn end(self: Box<Self>, end: SpanEnd) {
+///         println!("{} ended: {:?}", self.0, end.status);
+///     }
+/// }
+///
+/// struct Print;
+///
+/// impl Recorder for Print {
+///     fn start(&self, span: SpanStart<'_>) -> Option<Box<dyn RecordingSpan>> {
+///         Some(Box::new(Printed(span.name.to_owned())))
+///     }
+/// }
+/// ```
 pub trait RecordingSpan: Send + Sync + 'static {
     /// Adds an attribute while the span runs.
     fn set_attribute(&mut self, attribute: Attribute<'static>);

@@ -8,6 +8,24 @@ use std::{
 use crate::sampling::{Decision, Sampler, SamplingInput, SamplingResult};
 
 /// A monotonic clock in nanoseconds, for [`RateLimited`]; tests use their own.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use trace_core::{RateLimited, sampling::Clock};
+///
+/// struct Frozen(AtomicU64);
+///
+/// impl Clock for Frozen {
+///     fn now_nanos(&self) -> u64 {
+///         self.0.load(Ordering::Relaxed)
+///     }
+/// }
+///
+/// let sampler = RateLimited::with_clock(10.0, Frozen(AtomicU64::new(0)));
+/// # let _ = sampler;
+/// ```
 pub trait Clock: Send + Sync + 'static {
     /// Nanoseconds since an arbitrary, fixed start.
     fn now_nanos(&self) -> u64;
