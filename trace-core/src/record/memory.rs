@@ -10,7 +10,9 @@ use std::{
 
 use crate::{
     codec::{SpanId, TraceId, TraceParent},
-    record::{Attribute, Recorder, RecordingSpan, SpanEnd, SpanKind, SpanStart, Status},
+    record::{
+        Attribute, Limits, Recorder, RecordingSpan, SpanEnd, SpanKind, SpanStart, Status, Value,
+    },
 };
 
 /// A span as the in-memory recorder keeps it.
@@ -95,26 +97,76 @@ impl FinishedSpan {
 pub struct InMemoryRecorder {
     store: Arc<Mutex<Store>>,
     service: Option<Arc<str>>,
+    limits: Limits,
 }
 
 struct Store {
-    spans: VecDeque<FinishedSpan>,
+    /// Shared, so that reading the store copies a pointer per span under
+    /// the lock, and the spans themselves after it.
+    spans: VecDeque<Arc<FinishedSpan>>,
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
     dropped: u64,
 }
 
+/// The default bound on the bytes the store keeps (see
+/// [`InMemoryRecorder::max_bytes`]).
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// About how many bytes a finished span takes in the store: the struct,
+/// its name, its attributes and their text.
+fn size_of_span(span: &FinishedSpan) -> usize {
+    let text: usize = span
+        .attributes
+        .iter()
+        .map(|a| match &a.value {
+            Value::Str(s) => s.len(),
+            _ => 0,
+        })
+        .sum();
+    std::mem::size_of::<FinishedSpan>()
+        + span.name.len()
+        + span.attributes.len() * std::mem::size_of::<Attribute<'static>>()
+        + text
+        + span.status.error_type().map_or(0, str::len)
+}
+
 impl InMemoryRecorder {
-    /// A recorder keeping at most `capacity` spans; older ones are dropped.
+    /// A recorder keeping at most `capacity` spans, and at most
+    /// [`DEFAULT_MAX_BYTES`] (64 MiB) of them; older ones are dropped.
     #[must_use]
     pub fn new(capacity: usize) -> Self {
         Self {
             store: Arc::new(Mutex::new(Store {
                 spans: VecDeque::with_capacity(capacity.min(4096)),
                 capacity,
+                max_bytes: DEFAULT_MAX_BYTES,
+                bytes: 0,
                 dropped: 0,
             })),
             service: None,
+            limits: Limits::default(),
         }
+    }
+
+    /// This recorder, keeping at most `bytes` of spans (as counted by
+    /// [`bytes`](Self::bytes)); older ones are dropped first, and a span
+    /// larger than that alone is not kept. Shared by every recorder of the
+    /// store.
+    #[must_use]
+    pub fn max_bytes(self, bytes: usize) -> Self {
+        self.lock().max_bytes = bytes;
+        self
+    }
+
+    /// This recorder (and the recorders made from it by
+    /// [`service`](Self::service) afterwards), with other [`Limits`] on what
+    /// is kept of each span.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// A recorder sharing this store that tags its spans with `name`.
@@ -123,43 +175,73 @@ impl InMemoryRecorder {
         Self {
             store: Arc::clone(&self.store),
             service: Some(name.into()),
+            limits: self.limits,
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         // A panic while holding the lock cannot leave the store half-written:
-        // every change is one push or pop.
+        // every change is one push or pop and its byte count.
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The finished spans, oldest first.
+    ///
+    /// The threads that end spans wait for a pointer copy per span at most:
+    /// the spans are copied after the store is unlocked.
     #[must_use]
     pub fn finished(&self) -> Vec<FinishedSpan> {
-        self.lock().spans.iter().cloned().collect()
+        let shared: Vec<Arc<FinishedSpan>> = self.lock().spans.iter().cloned().collect();
+        shared
+            .iter()
+            .map(|span| FinishedSpan::clone(span))
+            .collect()
     }
 
     /// Takes the finished spans out of the store, oldest first.
     #[must_use]
     pub fn drain(&self) -> Vec<FinishedSpan> {
-        self.lock().spans.drain(..).collect()
+        let shared: Vec<Arc<FinishedSpan>> = {
+            let mut store = self.lock();
+            store.bytes = 0;
+            store.spans.drain(..).collect()
+        };
+        shared
+            .into_iter()
+            .map(|span| Arc::try_unwrap(span).unwrap_or_else(|span| FinishedSpan::clone(&span)))
+            .collect()
     }
 
-    /// How many spans were dropped because the store was full.
+    /// How many spans were dropped because the store was full, in spans or
+    /// in bytes.
     #[must_use]
     pub fn dropped(&self) -> u64 {
         self.lock().dropped
     }
 
+    /// About how many bytes the kept spans take: what
+    /// [`max_bytes`](Self::max_bytes) bounds.
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
     fn push(&self, span: FinishedSpan) {
+        let size = size_of_span(&span);
+        let span = Arc::new(span);
         let mut store = self.lock();
-        if store.capacity == 0 {
+        if store.capacity == 0 || size > store.max_bytes {
             store.dropped += 1;
             return;
         }
-        if store.spans.len() == store.capacity {
-            store.spans.pop_front();
+        while store.spans.len() == store.capacity || store.bytes + size > store.max_bytes {
+            let Some(old) = store.spans.pop_front() else {
+                break;
+            };
+            store.bytes -= size_of_span(&old);
             store.dropped += 1;
         }
+        store.bytes += size;
         store.spans.push_back(span);
     }
 }
@@ -171,12 +253,18 @@ impl fmt::Debug for InMemoryRecorder {
             .field("service", &self.service)
             .field("spans", &store.spans.len())
             .field("capacity", &store.capacity)
+            .field("bytes", &store.bytes)
+            .field("max_bytes", &store.max_bytes)
             .field("dropped", &store.dropped)
             .finish()
     }
 }
 
 impl Recorder for InMemoryRecorder {
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
     fn start(&self, span: SpanStart<'_>) -> Option<Box<dyn RecordingSpan>> {
         let cx = span.context;
         Some(Box::new(InMemorySpan {
@@ -188,7 +276,8 @@ impl Recorder for InMemoryRecorder {
                 parent_span_id: cx.parent_span_id(),
                 parent_is_remote: cx.is_parent_remote(),
                 link: cx.link(),
-                name: span.name.to_owned(),
+                // The name too may come from a request (a gRPC path).
+                name: self.limits.cut_str(span.name).to_owned(),
                 kind: span.kind,
                 start_time: span.start_time,
                 end_time: span.start_time,
@@ -223,7 +312,7 @@ mod tests {
     use super::*;
     use crate::{
         context::TraceContext,
-        record::{NoopRecorder, Span, Value},
+        record::{NoopRecorder, Span},
         sampling::Decision,
     };
 
@@ -330,5 +419,74 @@ mod tests {
         assert_eq!(memory.dropped(), 2);
         assert_eq!(memory.drain().len(), 3);
         assert!(memory.finished().is_empty());
+    }
+
+    #[test]
+    fn the_store_is_bounded_in_bytes_and_counts_what_it_drops() {
+        let memory = InMemoryRecorder::new(1000).max_bytes(20_000);
+        let cx = TraceContext::new_root(true);
+        for _ in 0..100 {
+            let attributes = || vec![Attribute::new("big", "x".repeat(1500))];
+            Span::start(
+                &memory,
+                Decision::RecordAndSample,
+                SpanStart::new(&cx, "op", SpanKind::Server),
+                attributes,
+            )
+            .end(Status::Unset, Vec::new());
+        }
+        let kept = memory.finished();
+        assert!(memory.bytes() <= 20_000, "{}", memory.bytes());
+        assert_eq!(memory.bytes(), kept.iter().map(size_of_span).sum::<usize>());
+        assert!(kept.len() > 1 && kept.len() < 100, "{}", kept.len());
+        assert_eq!(memory.dropped(), 100 - kept.len() as u64);
+
+        // A span larger than the whole bound is not kept at all.
+        let tiny = InMemoryRecorder::new(10).max_bytes(100);
+        run(&tiny, Decision::RecordAndSample, &cx).end(Status::Unset, Vec::new());
+        assert!(tiny.finished().is_empty());
+        assert_eq!((tiny.dropped(), tiny.bytes()), (1, 0));
+    }
+
+    #[test]
+    fn every_value_is_cut_to_the_limits() {
+        let memory = InMemoryRecorder::new(4).limits(
+            Limits::default()
+                .attribute_value_length(8)
+                .attribute_count(3),
+        );
+        let cx = TraceContext::new_root(true);
+        let name = "GET /a/very/long/route/from/the/request";
+        let mut span = Span::start(
+            &memory,
+            Decision::RecordAndSample,
+            SpanStart::new(&cx, name, SpanKind::Server),
+            || vec![Attribute::new("user_agent.original", "a".repeat(100_000))],
+        );
+        span.set_attribute(Attribute::new("url.path", String::from("/0123456789")));
+        span.set_attribute(Attribute::new("dropped.at.start", "one too many"));
+        span.end(
+            Status::error("a-long-error-type"),
+            vec![Attribute::new("end", "x")],
+        );
+        let [finished] = &memory.finished()[..] else {
+            panic!("one span")
+        };
+        assert_eq!(finished.name, "GET /a/v");
+        let values: Vec<_> = finished
+            .attributes
+            .iter()
+            .map(|a| (a.key, a.value.to_string()))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("user_agent.original", "aaaaaaaa".to_owned()),
+                ("url.path", "/0123456".to_owned()),
+                ("dropped.at.start", "one too ".to_owned()),
+                ("error.type", "a-long-e".to_owned()),
+            ],
+            "three attributes, and error.type always"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 mod attribute;
 mod body;
+mod limits;
 mod memory;
 mod span;
 
@@ -13,7 +14,8 @@ use crate::context::TraceContext;
 pub use self::{
     attribute::{Attribute, SpanKind, Status, Value},
     body::{SpanBody, TrailerClassifier},
-    memory::{FinishedSpan, InMemoryRecorder},
+    limits::Limits,
+    memory::{DEFAULT_MAX_BYTES, FinishedSpan, InMemoryRecorder},
     span::Span,
 };
 
@@ -90,6 +92,12 @@ pub trait Recorder: Send + Sync + 'static {
 
     /// Starts recording a span; `None` when this recorder keeps nothing of it.
     fn start(&self, span: SpanStart<'_>) -> Option<Box<dyn RecordingSpan>>;
+
+    /// How much of each span is kept: [`Span`] applies these to every
+    /// attribute before the recorder sees it.
+    fn limits(&self) -> Limits {
+        Limits::default()
+    }
 }
 
 impl<R: Recorder + ?Sized> Recorder for Arc<R> {
@@ -99,6 +107,10 @@ impl<R: Recorder + ?Sized> Recorder for Arc<R> {
 
     fn start(&self, span: SpanStart<'_>) -> Option<Box<dyn RecordingSpan>> {
         (**self).start(span)
+    }
+
+    fn limits(&self) -> Limits {
+        (**self).limits()
     }
 }
 

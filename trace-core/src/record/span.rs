@@ -3,7 +3,7 @@
 use std::{fmt, time::SystemTime};
 
 use crate::{
-    record::{Attribute, Recorder, RecordingSpan, SpanEnd, SpanStart, Status},
+    record::{Attribute, Limits, Recorder, RecordingSpan, SpanEnd, SpanStart, Status, Value},
     sampling::Decision,
     semconv,
 };
@@ -30,7 +30,40 @@ use crate::{
 /// assert_eq!(spans[0].span_id, cx.span_id());
 /// ```
 pub struct Span {
-    recording: Option<Box<dyn RecordingSpan>>,
+    recording: Option<Recording>,
+}
+
+/// A span being recorded, and how much more of it may be kept.
+struct Recording {
+    span: Box<dyn RecordingSpan>,
+    limits: Limits,
+    /// Attributes kept so far.
+    kept: usize,
+}
+
+impl Recording {
+    fn set_attribute(&mut self, mut attribute: Attribute<'static>) {
+        if self.kept < self.limits.count() {
+            self.limits.cut(&mut attribute.value);
+            self.kept += 1;
+            self.span.set_attribute(attribute);
+        }
+    }
+
+    fn end(self, status: Status, mut attributes: Vec<Attribute<'static>>) {
+        self.limits.apply(&mut attributes, self.kept);
+        // `error.type` is kept even in a full span: it says why it failed.
+        if let Status::Error { error_type } = &status {
+            let mut value = Value::from(error_type.clone());
+            self.limits.cut(&mut value);
+            attributes.push(Attribute::new(semconv::ERROR_TYPE, value));
+        }
+        self.span.end(SpanEnd {
+            end_time: SystemTime::now(),
+            status,
+            attributes,
+        });
+    }
 }
 
 impl Span {
@@ -95,7 +128,12 @@ impl Span {
             } else {
                 start.attributes.extend(computed);
             }
-            recorder.start(start)
+            // Nothing from a request reaches a recorder whole.
+            let limits = recorder.limits();
+            let kept = limits.apply(&mut start.attributes, 0);
+            recorder
+                .start(start)
+                .map(|span| Recording { span, limits, kept })
         } else {
             None
         };
@@ -111,7 +149,7 @@ impl Span {
     /// The recording, when there is one.
     #[cfg(feature = "tracing")]
     pub(crate) fn recording(&self) -> Option<&dyn RecordingSpan> {
-        self.recording.as_deref()
+        self.recording.as_ref().map(|r| &*r.span)
     }
 
     /// Whether anything is being recorded: compute attributes only then.
@@ -120,7 +158,7 @@ impl Span {
         self.recording.is_some()
     }
 
-    /// Adds an attribute.
+    /// Adds an attribute (within the recorder's [`Limits`]).
     pub fn set_attribute(&mut self, attribute: Attribute<'static>) {
         if let Some(recording) = &mut self.recording {
             recording.set_attribute(attribute);
@@ -134,30 +172,15 @@ impl Span {
     /// cancelled span, a 5xx, a failed call) carries it alike.
     pub fn end(mut self, status: Status, attributes: Vec<Attribute<'static>>) {
         if let Some(recording) = self.recording.take() {
-            finish(recording, status, attributes);
+            recording.end(status, attributes);
         }
     }
-}
-
-fn finish(
-    recording: Box<dyn RecordingSpan>,
-    status: Status,
-    mut attributes: Vec<Attribute<'static>>,
-) {
-    if let Status::Error { error_type } = &status {
-        attributes.push(Attribute::new(semconv::ERROR_TYPE, error_type.clone()));
-    }
-    recording.end(SpanEnd {
-        end_time: SystemTime::now(),
-        status,
-        attributes,
-    });
 }
 
 impl Drop for Span {
     fn drop(&mut self) {
         if let Some(recording) = self.recording.take() {
-            finish(recording, Status::error("cancelled"), Vec::new());
+            recording.end(Status::error("cancelled"), Vec::new());
         }
     }
 }
