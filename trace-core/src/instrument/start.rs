@@ -7,7 +7,7 @@ use crate::{
     policy::{ParentTrust, Trust},
     propagation::Incoming,
     record::{Attribute, SpanKind},
-    sampling::{Decision, Sampler, SamplingInput},
+    sampling::{Decision, Sampler, SamplingInput, with_own_randomness},
 };
 
 /// A started unit of work: its context and the sampling decision.
@@ -76,12 +76,17 @@ impl Incoming {
         } = self;
         let (remote, link) = match (trust.parent(), parent) {
             (ParentTrust::NewRoot, link) => (None, link),
-            (_, Some(parent)) => {
-                let state = if trust.keeps_trace_state() {
+            (parent_trust, Some(parent)) => {
+                let mut state = if trust.keeps_trace_state() {
                     trace_state
                 } else {
                     TraceState::EMPTY
                 };
+                // Decided here as at a root: on randomness of our own, not
+                // the caller's `rv` or the trace-id it chose.
+                if parent_trust == ParentTrust::Resample {
+                    state = with_own_randomness(&state);
+                }
                 (
                     Some(TraceContext::remote(parent).with_trace_state(state)),
                     None,
@@ -307,5 +312,54 @@ mod tests {
             TraceContext::start_child(Some(&server), &AlwaysOn, "GET", SpanKind::Client, &[])
                 .context;
         assert_ne!(client.span_id(), other.span_id());
+    }
+
+    /// A caller that is not trusted cannot force sampling: whatever `rv` it
+    /// sends and whatever trace-id it picks, a ratio of 1% samples about 1%
+    /// under `RESAMPLE` and `NEW_ROOT`. Binomial, n = 2,000, p = 0.01: mean
+    /// 20, sd 4.4; more than 60 fails by chance about once in 10^15 runs.
+    #[test]
+    fn an_untrusted_caller_cannot_force_sampling() {
+        let sampler = ParentBased::new(TraceIdRatio::new(0.01));
+        #[rustfmt::skip]
+        let hostile: &[(&str, &str)] = &[
+            ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "ot=rv:ffffffffffffff"),
+            ("00-4bf92f3577b34da6a3ffffffffffffff-00f067aa0ba902b7-01", ""),
+            ("00-4bf92f3577b34da6a3ffffffffffffff-00f067aa0ba902b7-03", "ot=th:0;rv:ffffffffffffff,other=1"),
+        ];
+        for &(tp, ts) in hostile {
+            for trust in [Trust::RESAMPLE, Trust::NEW_ROOT] {
+                let mut headers = HeaderMap::new();
+                headers.insert("traceparent", HeaderValue::from_static(tp));
+                if !ts.is_empty() {
+                    headers.insert("tracestate", HeaderValue::from_static(ts));
+                }
+                let sampled = (0..2_000)
+                    .filter(|_| {
+                        let incoming = Propagator::default().extract(&headers);
+                        incoming
+                            .start(trust, &sampler, "GET /", SpanKind::Server, &[])
+                            .decision
+                            .is_sampled()
+                    })
+                    .count();
+                assert!(sampled <= 60, "{trust:?} {tp} {ts}: {sampled} of 2,000");
+            }
+        }
+        // What goes downstream under RESAMPLE: our `rv`, no caller's `th`,
+        // the other members kept.
+        let mut headers = HeaderMap::new();
+        headers.insert("traceparent", HeaderValue::from_static(hostile[2].0));
+        headers.insert("tracestate", HeaderValue::from_static(hostile[2].1));
+        let cx = Propagator::default()
+            .extract(&headers)
+            .start(Trust::RESAMPLE, &AlwaysOn, "GET /", SpanKind::Server, &[])
+            .context;
+        let ot = cx.trace_state().get("ot").unwrap();
+        assert!(
+            ot.starts_with("rv:") && ot.len() == 17 && ot != "rv:ffffffffffffff",
+            "{ot}"
+        );
+        assert_eq!(cx.trace_state().get("other"), Some("1"));
     }
 }

@@ -155,8 +155,21 @@ impl Trust {
     /// Continue the incoming trace, sampled flag and all (internal services).
     pub const CONTINUE: Self = Self::new(ParentTrust::Continue);
     /// Keep the trace-id, but decide sampling here.
+    ///
+    /// The decision uses randomness of this service's own, not the
+    /// caller's: the `ot` entry of the `tracestate` gets a new `rv` (56
+    /// random bits) and loses the caller's `th`, so a caller can neither
+    /// send `rv:ffffffffffffff` nor pick a trace-id to be sampled.
+    /// Downstream samplers read the same `rv` (OpenTelemetry's
+    /// probability sampling,
+    /// <https://opentelemetry.io/docs/specs/otel/trace/tracestate-probability-sampling/>),
+    /// so the trace stays consistently sampled after this service.
     pub const RESAMPLE: Self = Self::new(ParentTrust::Resample);
     /// Start a new trace; the incoming `traceparent` becomes a link.
+    ///
+    /// The new trace-id is this service's, and the caller's `tracestate`
+    /// (its `rv` with it) is not kept, so sampling uses only randomness of
+    /// our own.
     pub const NEW_ROOT: Self = Self::new(ParentTrust::NewRoot);
 
     const fn new(parent: ParentTrust) -> Self {

@@ -17,6 +17,7 @@ use crate::{
     record::{Attribute, SpanKind},
 };
 
+pub(crate) use self::ratio::with_own_randomness;
 pub use self::{
     rate::{Clock, MonotonicClock, RateLimited},
     ratio::TraceIdRatio,

@@ -127,6 +127,33 @@ fn randomness(trace_id: TraceId, state: &TraceState) -> u64 {
     })
 }
 
+/// `state` with randomness of this service's own in the `ot` entry
+/// (`rv`, 56 random bits), and no threshold (`th`, which described the
+/// caller's decision): for a trace whose sampling is decided here as at a
+/// root, so that neither the caller's `rv` nor the trace-id it chose steers
+/// [`TraceIdRatio`]. Downstream samplers read the same `rv`, so the trace
+/// stays consistently sampled from here on. Other `ot` sub-keys and other
+/// members are kept; `state` is returned unchanged if the new `ot` value
+/// would not fit.
+pub(crate) fn with_own_randomness(state: &TraceState) -> TraceState {
+    use rand::Rng as _;
+    let rv = rand::rng().next_u64() >> 8;
+    let old = state.get(OT_KEY).unwrap_or("");
+    let mut value = format!("rv:{rv:014x}");
+    for kv in old
+        .split(';')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("rv:") && !kv.starts_with("th:"))
+    {
+        value.push(';');
+        value.push_str(kv);
+    }
+    let mut state = state.clone();
+    if state.insert(OT_KEY, &value).is_err() {
+        return state;
+    }
+    state
+}
+
 /// The `ot` tracestate value with `th` set to `th` (or removed when `None`),
 /// other sub-keys kept in order.
 fn with_threshold(state: &TraceState, th: Option<&str>) -> Option<TraceState> {
