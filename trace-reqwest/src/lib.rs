@@ -35,6 +35,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod middleware;
+mod redirect;
 
 pub use trace_core::instrument::NoContext;
 

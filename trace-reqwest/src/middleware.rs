@@ -9,6 +9,8 @@ use trace_core::{
     Attribute, ClientTracing, Propagate, Span, Status, TraceContext, record::SpanBody, semconv,
 };
 
+use crate::redirect::{ClientFollowedRedirect, Resend, TooManyRedirects};
+
 /// Put this in a request's extensions to send no trace headers and record
 /// no span for it.
 ///
@@ -30,10 +32,22 @@ pub struct DisableTracePropagation;
 #[derive(Debug, Clone, Copy)]
 struct Attempt(u32);
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Config {
     tracing: ClientTracing,
     record_query: bool,
+    max_redirects: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            tracing: ClientTracing::default(),
+            record_query: false,
+            // reqwest's default.
+            max_redirects: 10,
+        }
+    }
 }
 
 /// A `reqwest_middleware::Middleware` that propagates the trace and records
@@ -94,6 +108,15 @@ impl TraceMiddleware {
     #[must_use]
     pub fn record_query(mut self, record: bool) -> Self {
         self.config().record_query = record;
+        self
+    }
+
+    /// How many redirects the middleware follows for one request, when it
+    /// follows them (see [Redirects](Self#redirects); default 10, reqwest's
+    /// own limit). One more is an error; 0 hands every redirect back.
+    #[must_use]
+    pub fn max_redirects(mut self, max: usize) -> Self {
+        self.config().max_redirects = max;
         self
     }
 }
@@ -170,6 +193,60 @@ impl Middleware for TraceMiddleware {
         if !config.tracing.starts_call(parent.as_ref()) {
             return next.run(req, extensions).await;
         }
+        if config.tracing.same_everywhere() {
+            return self.call(req, parent.as_ref(), extensions, next).await;
+        }
+        let first = config.tracing.fields_for(destination(&req).as_ref());
+        let mut redirects = 0;
+        loop {
+            let resend = Resend::save(&req);
+            let response = self
+                .call(req, parent.as_ref(), extensions, next.clone())
+                .await?;
+            if response.url() != resend.url() {
+                let landed = response.url().as_str().parse::<Uri>().ok();
+                if !config.tracing.fields_for(landed.as_ref()).contains(first) {
+                    let to = response.url().clone();
+                    return Err(reqwest_middleware::Error::middleware(
+                        ClientFollowedRedirect { to },
+                    ));
+                }
+            }
+            let Some(hop) = resend.follow(&response) else {
+                return Ok(response);
+            };
+            if config.max_redirects == 0 {
+                return Ok(response);
+            }
+            if redirects == config.max_redirects {
+                return Err(reqwest_middleware::Error::middleware(TooManyRedirects(
+                    config.max_redirects,
+                )));
+            }
+            // Dropping the redirect's response ends its span.
+            drop(response);
+            redirects += 1;
+            req = hop;
+        }
+    }
+}
+
+/// The request's destination; a URL that is not a valid URI gets nothing
+/// (fail closed).
+fn destination(req: &Request) -> Option<Uri> {
+    req.url().as_str().parse::<Uri>().ok()
+}
+
+impl TraceMiddleware {
+    /// One call: its span, its headers, its outcome.
+    async fn call(
+        &self,
+        mut req: Request,
+        parent: Option<&TraceContext>,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<Response> {
+        let config = &self.config;
         let attempt = match extensions.get_mut::<Attempt>() {
             Some(attempt) => {
                 attempt.0 += 1;
@@ -182,18 +259,16 @@ impl Middleware for TraceMiddleware {
         };
 
         let name = semconv::http_client_span_name(req.method());
-        // A URL that is not a valid URI gets nothing: fail closed.
-        let destination = req.url().as_str().parse::<Uri>().ok();
+        let destination = destination(&req);
         // The headers are moved out while the span's attributes read the
         // request (method and URL only), then put back: no copy.
         let mut headers = std::mem::take(req.headers_mut());
-        let call = config.tracing.start_call(
-            parent.as_ref(),
-            name,
-            destination.as_ref(),
-            &mut headers,
-            || request_attributes(&req, destination.as_ref(), attempt, config.record_query),
-        );
+        let call =
+            config
+                .tracing
+                .start_call(parent, name, destination.as_ref(), &mut headers, || {
+                    request_attributes(&req, destination.as_ref(), attempt, config.record_query)
+                });
         *req.headers_mut() = headers;
         let mut span = call.span;
 

@@ -208,12 +208,41 @@ impl ClientTracing {
     ) -> Started {
         let started =
             TraceContext::start_child(parent, &*self.sampler, name, SpanKind::Client, &[]);
-        let fields = destination.map_or_else(
-            || self.destinations.decide_unknown(),
-            |uri| self.destinations.decide(uri),
-        );
+        let fields = self.fields_for(destination);
         self.propagator.inject(&started.context, fields, headers);
         started
+    }
+
+    /// The fields the destination policy lets `destination` receive (when
+    /// unknown, what it sends everywhere: nothing by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::Uri;
+    /// use trace_core::{AllowHosts, ClientTracing, Propagate};
+    ///
+    /// let tracing = ClientTracing::default()
+    ///     .destinations(AllowHosts::new(["users"]).otherwise(Propagate::TRACEPARENT));
+    /// assert_eq!(tracing.fields_for(Some(&Uri::from_static("http://users/"))), Propagate::ALL);
+    /// assert_eq!(tracing.fields_for(Some(&Uri::from_static("http://else/"))), Propagate::TRACEPARENT);
+    /// assert_eq!(tracing.fields_for(None), Propagate::NONE);
+    /// assert!(!tracing.same_everywhere());
+    /// ```
+    #[must_use]
+    pub fn fields_for(&self, destination: Option<&Uri>) -> Propagate {
+        destination.map_or_else(
+            || self.destinations.decide_unknown(),
+            |uri| self.destinations.decide(uri),
+        )
+    }
+
+    /// Whether every destination receives the same fields (see
+    /// [`DestinationPolicy::same_everywhere`]): then following a redirect
+    /// needs no decision of ours.
+    #[must_use]
+    pub fn same_everywhere(&self) -> bool {
+        self.destinations.same_everywhere().is_some()
     }
 }
 

@@ -118,6 +118,13 @@ pub trait DestinationPolicy: Send + Sync + 'static {
     fn decide_unknown(&self) -> Propagate {
         Propagate::NONE
     }
+
+    /// `Some(fields)` when every destination receives the same `fields`
+    /// (then a redirect cannot carry a field to a host that may not have
+    /// it); `None` (the default) when the decision depends on the host.
+    fn same_everywhere(&self) -> Option<Propagate> {
+        None
+    }
 }
 
 impl DestinationPolicy for Propagate {
@@ -127,6 +134,10 @@ impl DestinationPolicy for Propagate {
 
     fn decide_unknown(&self) -> Propagate {
         *self
+    }
+
+    fn same_everywhere(&self) -> Option<Propagate> {
+        Some(*self)
     }
 }
 
