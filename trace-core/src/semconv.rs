@@ -20,7 +20,7 @@ use arrayvec::ArrayString;
 
 use http::{HeaderMap, HeaderName, Method, Request, Uri, Version, header, uri::Authority};
 
-use crate::record::{Attribute, Status};
+use crate::record::{Attribute, Status, Value};
 
 /// `http.request.method`: a known method, or `_OTHER`.
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
@@ -56,6 +56,9 @@ pub const RPC_SYSTEM: &str = "rpc.system";
 pub const RPC_SERVICE: &str = "rpc.service";
 /// `rpc.method`.
 pub const RPC_METHOD: &str = "rpc.method";
+/// `rpc.method_original`: the method a client asked for, when `rpc.method`
+/// is `_OTHER`.
+pub const RPC_METHOD_ORIGINAL: &str = "rpc.method_original";
 /// `rpc.grpc.status_code`.
 pub const RPC_GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
 
@@ -252,11 +255,64 @@ pub fn grpc_span_name(path: &str) -> &str {
 #[must_use]
 pub fn grpc_attributes(path: &str) -> Vec<Attribute<'static>> {
     let mut attributes = vec![Attribute::new(RPC_SYSTEM, "grpc")];
-    if let Some((service, method)) = grpc_service_method(path) {
-        attributes.push(Attribute::new(RPC_SERVICE, service.to_owned()));
-        attributes.push(Attribute::new(RPC_METHOD, method.to_owned()));
+    attributes.extend(grpc_method_attributes(path));
+    attributes
+}
+
+/// `rpc.service` and `rpc.method` of a call to `path` (none for a path
+/// that is not a gRPC method).
+#[must_use]
+pub fn grpc_method_attributes(path: &str) -> Vec<Attribute<'static>> {
+    match grpc_service_method(path) {
+        Some((service, method)) => vec![
+            Attribute::new(RPC_SERVICE, service.to_owned()),
+            Attribute::new(RPC_METHOD, method.to_owned()),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// The span name of a gRPC method the server does not implement:
+/// `{rpc.system}`, as the OpenTelemetry RPC conventions say for `_OTHER`.
+pub const GRPC_UNRECOGNISED_SPAN_NAME: &str = "grpc";
+
+/// The attributes of a call to a method the server does not implement
+/// (OpenTelemetry's RPC conventions, <https://opentelemetry.io/docs/specs/semconv/rpc/rpc-spans/>),
+/// from those [`grpc_method_attributes`] made: `rpc.method` is `_OTHER` (a
+/// bounded value for backends) and `rpc.method_original` keeps the
+/// `package.Service/Method` the client asked for.
+#[must_use]
+pub fn grpc_unrecognised_method_attributes(
+    method_attributes: &[Attribute<'static>],
+) -> Vec<Attribute<'static>> {
+    let text = |key| {
+        method_attributes
+            .iter()
+            .find(|a| a.key == key)
+            .and_then(|a| match &a.value {
+                Value::Str(s) => Some(s.as_ref()),
+                _ => None,
+            })
+    };
+    let mut attributes = vec![Attribute::new(RPC_METHOD, "_OTHER")];
+    if let (Some(service), Some(method)) = (text(RPC_SERVICE), text(RPC_METHOD)) {
+        attributes.push(Attribute::new(
+            RPC_METHOD_ORIGINAL,
+            format!("{service}/{method}"),
+        ));
     }
     attributes
+}
+
+/// Whether a gRPC response's head says the server does not have the
+/// method: a trailers-only UNIMPLEMENTED (what gRPC servers answer for an
+/// unknown service or method; tonic's router and generated servers do),
+/// or an HTTP status that gRPC maps to UNIMPLEMENTED (404 from a router
+/// that is not gRPC's). A method that answered with headers first was
+/// routed, whatever its trailers say.
+#[must_use]
+pub fn grpc_method_unrecognised(http_status: u16, headers: &HeaderMap) -> bool {
+    grpc_status_code(headers).or_else(|| grpc_status_from_http(http_status)) == Some(12)
 }
 
 /// Splits a gRPC path `/package.Service/Method` into service and method.
@@ -343,14 +399,16 @@ pub fn http_server_attributes<B>(
     attributes
 }
 
-/// The attributes of a gRPC server span at its start: the `rpc.*`
-/// attributes, then those [`push_connection`] adds.
+/// The attributes of a gRPC server span at its start: `rpc.system`, then
+/// those [`push_connection`] adds. The method's attributes wait for the
+/// response, which says whether the server has it
+/// ([`grpc_method_attributes`], [`grpc_unrecognised_method_attributes`]).
 #[must_use]
 pub fn grpc_server_attributes<B>(
     request: &Request<B>,
     peer: Option<SocketAddr>,
 ) -> Vec<Attribute<'static>> {
-    let mut attributes = grpc_attributes(request.uri().path());
+    let mut attributes = vec![Attribute::new(RPC_SYSTEM, "grpc")];
     push_connection(request, peer, &mut attributes);
     attributes
 }

@@ -702,3 +702,71 @@ async fn a_blocked_field_never_leaves_whoever_set_it() {
     assert_ne!(seen.correlation_id, "req-grpc-1", "ours is blocked too");
     server.stop().await;
 }
+
+/// Calls `path`, a method the server may not have, with the echo messages.
+async fn call_raw(server: &Running, path: &'static str) -> Status {
+    let channel = Endpoint::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect_lazy();
+    let mut grpc =
+        tonic::client::Grpc::new(InterceptedService::new(channel, TraceInterceptor::new()));
+    grpc.ready().await.unwrap();
+    let codec = tonic_prost::ProstCodec::<EchoRequest, EchoReply>::default();
+    let request = Request::new(EchoRequest {
+        message: "ok".into(),
+    });
+    grpc.unary(request, http::uri::PathAndQuery::from_static(path), codec)
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn an_unknown_method_gets_a_bounded_name() {
+    let recorder = InMemoryRecorder::new(64);
+    let server = start_recording(&recorder).await;
+    let paths = [
+        "/echo.v1.Echo/NoSuchMethod",
+        "/echo.v1.Echo/AnotherOne",
+        "/no.such.Service/Unary",
+        "/x1/y1",
+    ];
+    for path in paths {
+        let status = call_raw(&server, path).with_trace_context(caller()).await;
+        assert_eq!(status.code(), Code::Unimplemented, "{path}");
+    }
+    let spans = finished(&recorder, paths.len()).await;
+    for (span, path) in spans.iter().zip(paths) {
+        // OpenTelemetry's RPC conventions: `{rpc.system}` as the name,
+        // `_OTHER` as the method, what the client asked for beside it.
+        assert_eq!(span.name, "grpc", "{path}");
+        assert_eq!(
+            span.attribute(semconv::RPC_METHOD),
+            Some(&Value::from("_OTHER"))
+        );
+        assert_eq!(
+            span.attribute(semconv::RPC_METHOD_ORIGINAL),
+            Some(&Value::from(path[1..].to_owned()))
+        );
+        assert_eq!(span.attribute(semconv::RPC_SERVICE), None, "{path}");
+        assert_eq!(span.status.error_type(), Some("UNIMPLEMENTED"));
+    }
+
+    // A method the server has keeps its name and attributes.
+    let mut client = server.client();
+    client
+        .unary(EchoRequest {
+            message: "ok".into(),
+        })
+        .with_trace_context(caller())
+        .await
+        .unwrap();
+    let spans = finished(&recorder, paths.len() + 1).await;
+    let known = spans.last().unwrap();
+    assert_eq!(known.name, "echo.v1.Echo/Unary");
+    assert_eq!(
+        known.attribute(semconv::RPC_METHOD),
+        Some(&Value::from("Unary".to_owned()))
+    );
+    assert_eq!(known.attribute(semconv::RPC_METHOD_ORIGINAL), None);
+    server.stop().await;
+}

@@ -173,6 +173,8 @@ struct Deferred {
     start_time: SystemTime,
     name: String,
     attributes: Vec<Attribute<'static>>,
+    /// A gRPC method's attributes, held until the response.
+    held: Vec<Attribute<'static>>,
 }
 
 impl Default for ServerTracing {
@@ -205,6 +207,15 @@ impl ServerTracing {
     /// `package.Service/Method` with the `rpc.*` attributes, and the status
     /// read from `grpc-status`, where UNKNOWN, DEADLINE_EXCEEDED,
     /// UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are errors.
+    ///
+    /// A method the server does not have (answered with a trailers-only
+    /// UNIMPLEMENTED, as tonic's router and generated servers answer an
+    /// unknown service or method, or with an HTTP 404) is renamed `grpc`
+    /// when its span ends, with `rpc.method` `_OTHER` and
+    /// `rpc.method_original` the method asked for, as the OpenTelemetry RPC
+    /// conventions say (<https://opentelemetry.io/docs/specs/semconv/rpc/rpc-spans/>):
+    /// clients cannot make a span name per call. The sampler, which runs
+    /// before the server has answered, sees the path's name.
     #[must_use]
     pub fn new_for_grpc() -> Self {
         Self {
@@ -335,18 +346,22 @@ impl ServerTracing {
                     start_time: SystemTime::now(),
                     name: name.to_string(),
                     attributes: attributes(),
+                    held: self.held_attributes(request),
                 };
                 (Decision::Drop, Some(deferred))
             }
             Some(_) => (Decision::Drop, None),
             None => (started.decision, None),
         };
-        let span = Span::start_with(
+        let mut span = Span::start_with(
             &*self.recorder,
             decision,
             || SpanStart::new(&context, &name, SpanKind::Server),
             attributes,
         );
+        if span.is_recording() {
+            span.hold(self.held_attributes(request));
+        }
         // A filtered request gets no `tracing` span either: under
         // `tracing-opentelemetry` it would be exported.
         #[cfg(feature = "tracing")]
@@ -358,6 +373,14 @@ impl ServerTracing {
             span: ServerSpan { span, deferred },
             #[cfg(feature = "tracing")]
             tracing_span,
+        }
+    }
+
+    /// What a span holds until the response: a gRPC method's attributes.
+    fn held_attributes<B>(&self, request: &Request<B>) -> Vec<Attribute<'static>> {
+        match self.protocol {
+            Protocol::Http => Vec::new(),
+            Protocol::Grpc => semconv::grpc_method_attributes(request.uri().path()),
         }
     }
 
@@ -403,6 +426,12 @@ impl ServerTracing {
             ) {
                 Some((status, attributes)) => {
                     let mut span = self.span_for(span, context, &status);
+                    if semconv::grpc_method_unrecognised(head.status.as_u16(), &head.headers) {
+                        span.rename(
+                            semconv::GRPC_UNRECOGNISED_SPAN_NAME,
+                            semconv::grpc_unrecognised_method_attributes,
+                        );
+                    }
                     attributes.into_iter().for_each(|a| span.set_attribute(a));
                     SpanBody::new(body, span, status)
                 }
@@ -438,12 +467,16 @@ impl ServerTracing {
                 start_time,
                 name,
                 attributes,
+                held,
             }) if status.is_error() => {
                 let mut start = SpanStart::new(context, &name, SpanKind::Server);
                 start.start_time = start_time;
-                Span::start(&*self.recorder, Decision::RecordAndSample, start, || {
-                    attributes
-                })
+                let mut span =
+                    Span::start(&*self.recorder, Decision::RecordAndSample, start, || {
+                        attributes
+                    });
+                span.hold(held);
+                span
             }
             _ => span.span,
         }

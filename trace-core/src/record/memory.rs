@@ -302,6 +302,9 @@ impl RecordingSpan for InMemorySpan {
         let Self { recorder, mut span } = *self;
         span.end_time = end.end_time;
         span.status = end.status;
+        if let Some(name) = end.name {
+            name.clone_into(&mut span.name);
+        }
         span.attributes.extend(end.attributes);
         recorder.push(span);
     }

@@ -133,6 +133,12 @@ pub struct SpanEnd {
     pub status: Status,
     /// Attributes known only at the end (a status code…).
     pub attributes: Vec<Attribute<'static>>,
+    /// A name that replaces the one the span started with, known only at
+    /// the end: a gRPC server span for a method the server turned out not
+    /// to implement is renamed `grpc` (OpenTelemetry's RPC conventions).
+    /// `TracingRecorder` cannot apply it (tracing-opentelemetry takes no
+    /// name once a span has started): there the span keeps its first name.
+    pub name: Option<&'static str>,
 }
 
 impl SpanEnd {
@@ -143,6 +149,7 @@ impl SpanEnd {
             end_time: SystemTime::now(),
             status,
             attributes: Vec::new(),
+            name: None,
         }
     }
 }

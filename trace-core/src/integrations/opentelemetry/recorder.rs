@@ -214,6 +214,9 @@ where
     }
 
     fn end(mut self: Box<Self>, end: SpanEnd) {
+        if let Some(name) = end.name {
+            self.span.update_name(name);
+        }
         self.span
             .set_attributes(end.attributes.into_iter().map(key_value));
         match end.status {
@@ -240,6 +243,28 @@ mod tests {
             .with_simple_exporter(exporter.clone())
             .build();
         (provider, exporter)
+    }
+
+    #[test]
+    fn a_name_given_at_the_end_is_exported() {
+        let (provider, exporter) = provider();
+        let recorder = OtelRecorder::new(provider.tracer("test"));
+        let cx = TraceContext::new_root(true);
+        let mut span = Span::start(
+            &recorder,
+            Decision::RecordAndSample,
+            SpanStart::new(&cx, "no.Such/Method", SpanKind::Server),
+            Vec::new,
+        );
+        span.hold(vec![Attribute::new("rpc.method", "Method")]);
+        span.rename("grpc", |_| vec![Attribute::new("rpc.method", "_OTHER")]);
+        span.end(Status::Unset, Vec::new());
+        let spans = exporter.get_finished_spans().unwrap();
+        assert_eq!(spans[0].name, "grpc");
+        assert_eq!(
+            spans[0].attributes,
+            [opentelemetry::KeyValue::new("rpc.method", "_OTHER")]
+        );
     }
 
     #[test]
