@@ -222,23 +222,35 @@ pub fn grpc_status_code(headers: &HeaderMap) -> Option<i32> {
 /// How a gRPC server span ends, read from `grpc-status` (a trailers-only
 /// response's headers, or the trailers): its status and the
 /// `rpc.grpc.status_code` attribute.
+///
+/// A response that ends without `grpc-status` (no trailers, or trailers
+/// without it) is UNKNOWN, as gRPC's protocol has clients read it
+/// (<https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#responses>;
+/// grpc-go and tonic do): an error, never a silent OK.
 #[must_use]
-pub fn grpc_server_trailers(headers: &HeaderMap) -> Option<(Status, Vec<Attribute<'static>>)> {
-    let code = grpc_status_code(headers)?;
-    Some((
-        grpc_server_status(code),
-        vec![Attribute::new(RPC_GRPC_STATUS_CODE, i64::from(code))],
-    ))
+pub fn grpc_server_trailers(trailers: Option<&HeaderMap>) -> (Status, Vec<Attribute<'static>>) {
+    grpc_trailers(trailers, grpc_server_status)
 }
 
-/// How a gRPC client span ends, read from `grpc-status`.
+/// How a gRPC client span ends, read from `grpc-status` in the trailers
+/// (UNKNOWN when it is missing, as for the server).
 #[must_use]
-pub fn grpc_client_trailers(headers: &HeaderMap) -> Option<(Status, Vec<Attribute<'static>>)> {
-    let code = grpc_status_code(headers)?;
-    Some((
-        grpc_client_status(code),
+pub fn grpc_client_trailers(trailers: Option<&HeaderMap>) -> (Status, Vec<Attribute<'static>>) {
+    grpc_trailers(trailers, grpc_client_status)
+}
+
+/// The status code gRPC clients use when `grpc-status` is missing.
+const GRPC_UNKNOWN: i32 = 2;
+
+fn grpc_trailers(
+    trailers: Option<&HeaderMap>,
+    status: fn(i32) -> Status,
+) -> (Status, Vec<Attribute<'static>>) {
+    let code = trailers.and_then(grpc_status_code).unwrap_or(GRPC_UNKNOWN);
+    (
+        status(code),
         vec![Attribute::new(RPC_GRPC_STATUS_CODE, i64::from(code))],
-    ))
+    )
 }
 
 /// A gRPC span's name: `package.Service/Method`, or `grpc` for a path that
@@ -559,16 +571,23 @@ mod tests {
             assert_eq!(grpc_status_code(&headers), code, "{value:?}");
         }
         headers.insert(GRPC_STATUS, http::HeaderValue::from_static("5"));
-        let (status, attributes) = grpc_server_trailers(&headers).unwrap();
+        let (status, attributes) = grpc_server_trailers(Some(&headers));
         assert!(
             !status.is_error(),
             "NOT_FOUND is the caller's problem on the server side"
         );
         assert_eq!(attributes[0].value, crate::record::Value::I64(5));
         assert!(
-            grpc_client_trailers(&headers).unwrap().0.is_error(),
+            grpc_client_trailers(Some(&headers)).0.is_error(),
             "but an error for the client"
         );
+        // No `grpc-status` at all: UNKNOWN, an error on both sides.
+        for trailers in [None, Some(&HeaderMap::new())] {
+            let (status, attributes) = grpc_server_trailers(trailers);
+            assert_eq!(status.error_type(), Some("UNKNOWN"));
+            assert_eq!(attributes[0].value, crate::record::Value::I64(2));
+            assert!(grpc_client_trailers(trailers).0.is_error());
+        }
         assert_eq!(grpc_span_name("/echo.v1.Echo/Unary"), "echo.v1.Echo/Unary");
         assert_eq!(grpc_span_name("/not-grpc"), "grpc");
         assert_eq!(grpc_attributes("/echo.v1.Echo/Unary").len(), 3);

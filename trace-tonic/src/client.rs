@@ -256,12 +256,7 @@ where
                         attributes.into_iter().for_each(|a| span.set_attribute(a));
                         SpanBody::new(body, span, status)
                     }
-                    None => SpanBody::with_trailers(
-                        body,
-                        span,
-                        Status::Unset,
-                        semconv::grpc_client_trailers,
-                    ),
+                    None => SpanBody::with_trailers(body, span, semconv::grpc_client_trailers),
                 };
                 Ok(Response::from_parts(parts, body))
             }

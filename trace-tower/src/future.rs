@@ -63,6 +63,17 @@ impl<F> std::fmt::Debug for ResponseFuture<F> {
     }
 }
 
+/// Drops the span it holds if it is dropped while a panic unwinds.
+struct DropOnPanic<'a>(&'a mut Option<ServerSpan>);
+
+impl Drop for DropOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.take();
+        }
+    }
+}
+
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
@@ -72,8 +83,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        // If the inner service panics, its span is dropped as the panic
+        // unwinds (and so ends as `panic`), not later with the future.
+        let guard = DropOnPanic(this.span);
         let result = ready!(this.inner.as_mut().poll(cx));
-        let span = this.span.take().expect("polled after completion");
+        let span = guard.0.take().expect("polled after completion");
         // The request's context, as the inner future ran with it: no copy
         // of it is kept for the response.
         let context = this

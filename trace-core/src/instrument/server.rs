@@ -4,7 +4,7 @@
 use std::{borrow::Cow, fmt, net::SocketAddr, sync::Arc, time::SystemTime};
 
 use arrayvec::ArrayString;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, response};
 
 use crate::{
     codec::CorrelationId,
@@ -164,9 +164,12 @@ pub struct ServerStart {
 /// ```
 pub struct ServerSpan {
     span: Span,
+    /// A HEAD request: its response has no body to wait for.
+    head: bool,
     /// The span's name and the request's attributes, kept for a filtered
     /// request whose trace records, in case it fails.
-    deferred: Option<Deferred>,
+    /// Boxed: rare, and the span is moved with the request's future.
+    deferred: Option<Box<Deferred>>,
 }
 
 struct Deferred {
@@ -348,7 +351,7 @@ impl ServerTracing {
                     attributes: attributes(),
                     held: self.held_attributes(request),
                 };
-                (Decision::Drop, Some(deferred))
+                (Decision::Drop, Some(Box::new(deferred)))
             }
             Some(_) => (Decision::Drop, None),
             None => (started.decision, None),
@@ -370,7 +373,11 @@ impl ServerTracing {
             .then(|| span.tracing_span(&context, &name, SpanKind::Server));
         ServerStart {
             context,
-            span: ServerSpan { span, deferred },
+            span: ServerSpan {
+                span,
+                head: request.method() == Method::HEAD,
+                deferred,
+            },
             #[cfg(feature = "tracing")]
             tracing_span,
         }
@@ -412,11 +419,19 @@ impl ServerTracing {
             Protocol::Http => {
                 let code = head.status.as_u16();
                 let status = semconv::http_server_status(code);
+                // HTTP says these responses have no body, so hyper never
+                // reads theirs: the span ends with the head (else it would
+                // end as cancelled when the unread body is dropped).
+                let no_body = span.head || matches!(code, 100..=199 | 204 | 304);
                 let mut span = self.span_for(span, context, &status);
                 span.set_attribute(Attribute::new(
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(code),
                 ));
+                if no_body {
+                    span.end(status, Vec::new());
+                    return SpanBody::new(body, Span::none(), Status::Unset);
+                }
                 SpanBody::new(body, span, status)
             }
             Protocol::Grpc => match semconv::grpc_response_status(
@@ -440,12 +455,7 @@ impl ServerTracing {
                     // late to make its span: only a trailers-only failure is
                     // recorded.
                     let span = self.span_for(span, context, &Status::Unset);
-                    SpanBody::with_trailers(
-                        body,
-                        span,
-                        Status::Unset,
-                        semconv::grpc_server_trailers,
-                    )
+                    SpanBody::with_trailers(body, span, semconv::grpc_server_trailers)
                 }
             },
         }
@@ -462,7 +472,7 @@ impl ServerTracing {
     /// The span to carry on: the running one or, for a filtered request
     /// that failed, one made now with the request's start time.
     fn span_for(&self, span: ServerSpan, context: &TraceContext, status: &Status) -> Span {
-        match span.deferred {
+        match span.deferred.map(|deferred| *deferred) {
             Some(Deferred {
                 start_time,
                 name,

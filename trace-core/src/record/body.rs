@@ -13,8 +13,9 @@ use pin_project::pin_project;
 use crate::record::{Attribute, Span, Status};
 
 /// Reads a span's final status (and attributes) from the trailers of a
-/// body, as gRPC sends its status: see [`SpanBody::with_trailers`].
-pub type TrailerClassifier = fn(&HeaderMap) -> Option<(Status, Vec<Attribute<'static>>)>;
+/// body, as gRPC sends its status, or (`None`) decides it for a body that
+/// ended without trailers: see [`SpanBody::with_trailers`].
+pub type TrailerClassifier = fn(Option<&HeaderMap>) -> (Status, Vec<Attribute<'static>>);
 
 /// An HTTP body that ends a [`Span`] when the body ends.
 ///
@@ -56,16 +57,12 @@ impl<B: Body> SpanBody<B> {
         Self::with_classifier(inner, span, status, None)
     }
 
-    /// As [`new`](Self::new), but a trailers frame decides the status:
-    /// `classify` reads it (for gRPC, `grpc-status`), and what it returns
-    /// replaces `status` when the span ends.
-    pub fn with_trailers(
-        inner: B,
-        span: Span,
-        status: Status,
-        classify: TrailerClassifier,
-    ) -> Self {
-        Self::with_classifier(inner, span, status, Some(classify))
+    /// As [`new`](Self::new), but the trailers decide the status:
+    /// `classify` reads them (for gRPC, `grpc-status`), or is called with
+    /// `None` when the body ends without any (for gRPC, an error: the
+    /// status is missing).
+    pub fn with_trailers(inner: B, span: Span, classify: TrailerClassifier) -> Self {
+        Self::with_classifier(inner, span, Status::Unset, Some(classify))
     }
 
     fn with_classifier(
@@ -88,12 +85,29 @@ impl<B: Body> SpanBody<B> {
     }
 
     fn end(&mut self, error: Option<Status>) {
-        if let Some((span, status)) = self.span.take() {
-            span.end(
-                error.unwrap_or(status),
-                std::mem::take(&mut self.final_attributes),
-            );
+        finish(
+            &mut self.span,
+            &mut self.trailers,
+            &mut self.final_attributes,
+            error,
+        );
+    }
+}
+
+/// Ends the span once: with `error` if the body failed, else with the
+/// trailers' status (`classify(None)` when there were none) or the status
+/// given at the start.
+fn finish(
+    span: &mut Option<(Span, Status)>,
+    trailers: &mut Option<TrailerClassifier>,
+    final_attributes: &mut Vec<Attribute<'static>>,
+    error: Option<Status>,
+) {
+    if let Some((span, mut status)) = span.take() {
+        if let Some(classify) = trailers.take() {
+            (status, *final_attributes) = classify(None);
         }
+        span.end(error.unwrap_or(status), std::mem::take(final_attributes));
     }
 }
 
@@ -114,13 +128,12 @@ impl<B: Body> Body for SpanBody<B> {
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
-        if let (Some(classify), Some(Ok(frame))) = (this.trailers, &frame)
+        if let Some(Ok(frame)) = &frame
             && let Some(trailers) = frame.trailers_ref()
-            && let Some((status, attributes)) = classify(trailers)
+            && let Some(classify) = this.trailers.take()
             && let Some((_, pending)) = this.span.as_mut()
         {
-            *pending = status;
-            *this.final_attributes = attributes;
+            (*pending, *this.final_attributes) = classify(Some(trailers));
         }
         let end = match &frame {
             None => Some(None),
@@ -129,13 +142,8 @@ impl<B: Body> Body for SpanBody<B> {
             Some(Ok(_)) if this.inner.is_end_stream() => Some(None),
             Some(Ok(_)) => None,
         };
-        if let Some(error) = end
-            && let Some((span, status)) = this.span.take()
-        {
-            span.end(
-                error.unwrap_or(status),
-                std::mem::take(this.final_attributes),
-            );
+        if let Some(error) = end {
+            finish(this.span, this.trailers, this.final_attributes, error);
         }
         Poll::Ready(frame)
     }

@@ -13,7 +13,8 @@ use crate::{
 ///
 /// Ending is explicit with [`end`](Self::end); a span dropped before that
 /// ends with `error.type` `cancelled`: the work was abandoned (a client went
-/// away, a future was dropped), which is not success.
+/// away, a future was dropped), which is not success. Dropped while a panic
+/// unwinds, it ends with `error.type` `panic`.
 ///
 /// # Examples
 ///
@@ -213,7 +214,14 @@ impl Span {
 impl Drop for Span {
     fn drop(&mut self) {
         if let Some(recording) = self.recording.take() {
-            recording.end(Status::error("cancelled"), Vec::new());
+            // Dropped while a panic unwinds (the handler panicked under
+            // an adapter that drops its span then): not a client that left.
+            let why = if std::thread::panicking() {
+                "panic"
+            } else {
+                "cancelled"
+            };
+            recording.end(Status::error(why), Vec::new());
         }
     }
 }

@@ -168,14 +168,21 @@ pub(crate) fn link_context(link: TraceParent) -> SpanContext {
 /// Runs `start`, which starts one OpenTelemetry span, with `cx`'s ids
 /// handed to [`OtelIdGenerator`] on this thread.
 pub(crate) fn with_our_ids<R>(cx: &TraceContext, start: impl FnOnce() -> R) -> R {
+    /// Clears the hand-off however `start` returns, by a panic too: ids
+    /// left behind would go to the next span this thread starts.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            NEXT_TRACE_ID.with(|next| next.set(None));
+            NEXT_SPAN_ID.with(|next| next.set(None));
+        }
+    }
     NEXT_TRACE_ID.with(|next| next.set(Some(OtelTraceId::from_bytes(cx.trace_id().to_bytes()))));
     NEXT_SPAN_ID.with(|next| next.set(Some(OtelSpanId::from_bytes(cx.span_id().to_bytes()))));
-    let started = start();
-    // Cleared in case the SDK did not ask (a provider without our
+    // Cleared also when the SDK did not ask (a provider without our
     // generator, or a span with a parent, whose trace id it inherits).
-    NEXT_TRACE_ID.with(|next| next.set(None));
-    NEXT_SPAN_ID.with(|next| next.set(None));
-    started
+    let _clear = Clear;
+    start()
 }
 
 impl<T> Recorder for OtelRecorder<T>
@@ -243,6 +250,17 @@ mod tests {
             .with_simple_exporter(exporter.clone())
             .build();
         (provider, exporter)
+    }
+
+    #[test]
+    fn the_id_hand_off_is_cleared_when_the_sdk_panics() {
+        let cx = TraceContext::new_root(true);
+        let panicked = std::panic::catch_unwind(|| {
+            with_our_ids(&cx, || panic!("an SDK that panics (expected by this test)"))
+        });
+        assert!(panicked.is_err());
+        assert!(NEXT_TRACE_ID.with(Cell::get).is_none());
+        assert!(NEXT_SPAN_ID.with(Cell::get).is_none());
     }
 
     #[test]
