@@ -217,6 +217,7 @@ impl TraceContext {
     /// Whatever `f` does with guards (drops them out of order, forgets
     /// them), the context is given back and the previous one is current
     /// again when `scope` returns.
+    #[inline]
     pub fn scope<R>(self, f: impl FnOnce() -> R) -> (R, Self) {
         let mut slot = Some(self);
         let result = in_scope(&mut slot, f);

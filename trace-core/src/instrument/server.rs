@@ -166,6 +166,10 @@ pub struct ServerSpan {
     span: Span,
     /// A HEAD request: its response has no body to wait for.
     head: bool,
+    /// A gRPC method's attributes, held until the response says whether
+    /// the server has the method (recorded as they are if the span is
+    /// dropped first).
+    held: Vec<Attribute<'static>>,
     /// The span's name and the request's attributes, kept for a filtered
     /// request whose trace records, in case it fails.
     /// Boxed: rare, and the span is moved with the request's future.
@@ -176,8 +180,6 @@ struct Deferred {
     start_time: SystemTime,
     name: String,
     attributes: Vec<Attribute<'static>>,
-    /// A gRPC method's attributes, held until the response.
-    held: Vec<Attribute<'static>>,
 }
 
 impl Default for ServerTracing {
@@ -349,22 +351,23 @@ impl ServerTracing {
                     start_time: SystemTime::now(),
                     name: name.to_string(),
                     attributes: attributes(),
-                    held: self.held_attributes(request),
                 };
                 (Decision::Drop, Some(Box::new(deferred)))
             }
             Some(_) => (Decision::Drop, None),
             None => (started.decision, None),
         };
-        let mut span = Span::start_with(
+        let span = Span::start_with(
             &*self.recorder,
             decision,
             || SpanStart::new(&context, &name, SpanKind::Server),
             attributes,
         );
-        if span.is_recording() {
-            span.hold(self.held_attributes(request));
-        }
+        let held = if span.is_recording() || deferred.is_some() {
+            self.held_attributes(request)
+        } else {
+            Vec::new()
+        };
         // A filtered request gets no `tracing` span either: under
         // `tracing-opentelemetry` it would be exported.
         #[cfg(feature = "tracing")]
@@ -376,6 +379,7 @@ impl ServerTracing {
             span: ServerSpan {
                 span,
                 head: request.method() == Method::HEAD,
+                held,
                 deferred,
             },
             #[cfg(feature = "tracing")]
@@ -423,7 +427,7 @@ impl ServerTracing {
                 // reads theirs: the span ends with the head (else it would
                 // end as cancelled when the unread body is dropped).
                 let no_body = span.head || matches!(code, 100..=199 | 204 | 304);
-                let mut span = self.span_for(span, context, &status);
+                let (mut span, _) = self.span_for(span, context, &status);
                 span.set_attribute(Attribute::new(
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(code),
@@ -440,12 +444,16 @@ impl ServerTracing {
                 semconv::grpc_server_status,
             ) {
                 Some((status, attributes)) => {
-                    let mut span = self.span_for(span, context, &status);
-                    if semconv::grpc_method_unrecognised(head.status.as_u16(), &head.headers) {
-                        span.rename(
-                            semconv::GRPC_UNRECOGNISED_SPAN_NAME,
-                            semconv::grpc_unrecognised_method_attributes,
-                        );
+                    let unrecognised =
+                        semconv::grpc_method_unrecognised(head.status.as_u16(), &head.headers);
+                    let (mut span, held) = self.span_for(span, context, &status);
+                    if unrecognised {
+                        span.set_name(semconv::GRPC_UNRECOGNISED_SPAN_NAME);
+                        semconv::grpc_unrecognised_method_attributes(&held)
+                            .into_iter()
+                            .for_each(|a| span.set_attribute(a));
+                    } else {
+                        held.into_iter().for_each(|a| span.set_attribute(a));
                     }
                     attributes.into_iter().for_each(|a| span.set_attribute(a));
                     SpanBody::new(body, span, status)
@@ -454,7 +462,8 @@ impl ServerTracing {
                     // A filtered request's failure in the trailers comes too
                     // late to make its span: only a trailers-only failure is
                     // recorded.
-                    let span = self.span_for(span, context, &Status::Unset);
+                    let (mut span, held) = self.span_for(span, context, &Status::Unset);
+                    held.into_iter().for_each(|a| span.set_attribute(a));
                     SpanBody::with_trailers(body, span, semconv::grpc_server_trailers)
                 }
             },
@@ -465,31 +474,36 @@ impl ServerTracing {
     /// the span ends as an error of that type.
     pub fn failed<E>(&self, span: ServerSpan, context: &TraceContext) {
         let status = Status::error(std::any::type_name::<E>());
-        self.span_for(span, context, &status)
-            .end(status, Vec::new());
+        let (span, held) = self.span_for(span, context, &status);
+        span.end(status, held);
     }
 
-    /// The span to carry on: the running one or, for a filtered request
-    /// that failed, one made now with the request's start time.
-    fn span_for(&self, span: ServerSpan, context: &TraceContext, status: &Status) -> Span {
-        match span.deferred.map(|deferred| *deferred) {
+    /// The span to carry on (the running one or, for a filtered request
+    /// that failed, one made now with the request's start time), and the
+    /// attributes it held.
+    fn span_for(
+        &self,
+        mut span: ServerSpan,
+        context: &TraceContext,
+        status: &Status,
+    ) -> (Span, Vec<Attribute<'static>>) {
+        let held = std::mem::take(&mut span.held);
+        let running = std::mem::replace(&mut span.span, Span::none());
+        let span = match span.deferred.take().map(|deferred| *deferred) {
             Some(Deferred {
                 start_time,
                 name,
                 attributes,
-                held,
             }) if status.is_error() => {
                 let mut start = SpanStart::new(context, &name, SpanKind::Server);
                 start.start_time = start_time;
-                let mut span =
-                    Span::start(&*self.recorder, Decision::RecordAndSample, start, || {
-                        attributes
-                    });
-                span.hold(held);
-                span
+                Span::start(&*self.recorder, Decision::RecordAndSample, start, || {
+                    attributes
+                })
             }
-            _ => span.span,
-        }
+            _ => running,
+        };
+        (span, held)
     }
 
     /// The correlation ID (unless the handler set its own) and, when
@@ -515,6 +529,16 @@ impl ServerTracing {
             ResponseTraceContext::TraceResponse => {
                 headers.insert(TRACERESPONSE, context.traceparent().to_header_value());
             }
+        }
+    }
+}
+
+impl Drop for ServerSpan {
+    /// A span dropped before the response (the client went away, the
+    /// handler panicked) keeps its held attributes.
+    fn drop(&mut self) {
+        for attribute in self.held.drain(..) {
+            self.span.set_attribute(attribute);
         }
     }
 }

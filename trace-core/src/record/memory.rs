@@ -298,13 +298,14 @@ impl RecordingSpan for InMemorySpan {
         self.span.attributes.push(attribute);
     }
 
+    fn set_name(&mut self, name: &str) {
+        name.clone_into(&mut self.span.name);
+    }
+
     fn end(self: Box<Self>, end: SpanEnd) {
         let Self { recorder, mut span } = *self;
         span.end_time = end.end_time;
         span.status = end.status;
-        if let Some(name) = end.name {
-            name.clone_into(&mut span.name);
-        }
         span.attributes.extend(end.attributes);
         recorder.push(span);
     }

@@ -133,12 +133,6 @@ pub struct SpanEnd {
     pub status: Status,
     /// Attributes known only at the end (a status code…).
     pub attributes: Vec<Attribute<'static>>,
-    /// A name that replaces the one the span started with, known only at
-    /// the end: a gRPC server span for a method the server turned out not
-    /// to implement is renamed `grpc` (OpenTelemetry's RPC conventions).
-    /// `TracingRecorder` cannot apply it (tracing-opentelemetry takes no
-    /// name once a span has started): there the span keeps its first name.
-    pub name: Option<&'static str>,
 }
 
 impl SpanEnd {
@@ -149,7 +143,6 @@ impl SpanEnd {
             end_time: SystemTime::now(),
             status,
             attributes: Vec::new(),
-            name: None,
         }
     }
 }
@@ -183,6 +176,15 @@ impl SpanEnd {
 pub trait RecordingSpan: Send + Sync + 'static {
     /// Adds an attribute while the span runs.
     fn set_attribute(&mut self, attribute: Attribute<'static>);
+
+    /// Gives the span another name, known only after its start (a gRPC
+    /// server span for a method the server does not have is renamed
+    /// `grpc`, as OpenTelemetry's RPC conventions say). The default keeps
+    /// the first name; `TracingRecorder` must (tracing-opentelemetry takes
+    /// no name once a span has started).
+    fn set_name(&mut self, name: &str) {
+        let _ = name;
+    }
 
     /// Ends the span.
     fn end(self: Box<Self>, end: SpanEnd);

@@ -40,11 +40,6 @@ struct Recording {
     limits: Limits,
     /// Attributes kept so far.
     kept: usize,
-    /// Recorded when the span ends, unless replaced before (a gRPC method's
-    /// attributes, until the response says whether the server has it).
-    held: Vec<Attribute<'static>>,
-    /// A name replacing the start's, given at the end.
-    name: Option<&'static str>,
 }
 
 impl Recording {
@@ -57,9 +52,6 @@ impl Recording {
     }
 
     fn end(self, status: Status, mut attributes: Vec<Attribute<'static>>) {
-        if !self.held.is_empty() {
-            attributes.splice(0..0, self.held);
-        }
         self.limits.apply(&mut attributes, self.kept);
         // `error.type` is kept even in a full span: it says why it failed.
         if let Status::Error { error_type } = &status {
@@ -71,7 +63,6 @@ impl Recording {
             end_time: SystemTime::now(),
             status,
             attributes,
-            name: self.name,
         });
     }
 }
@@ -141,13 +132,9 @@ impl Span {
             // Nothing from a request reaches a recorder whole.
             let limits = recorder.limits();
             let kept = limits.apply(&mut start.attributes, 0);
-            recorder.start(start).map(|span| Recording {
-                span,
-                limits,
-                kept,
-                held: Vec::new(),
-                name: None,
-            })
+            recorder
+                .start(start)
+                .map(|span| Recording { span, limits, kept })
         } else {
             None
         };
@@ -179,23 +166,13 @@ impl Span {
         }
     }
 
-    /// Holds `attributes` to record when the span ends, however it ends
-    /// (cancelled too), unless [`rename`](Self::rename) replaces them first.
-    pub(crate) fn hold(&mut self, attributes: Vec<Attribute<'static>>) {
+    /// Gives the span another name (within the recorder's [`Limits`]), as
+    /// OpenTelemetry's `UpdateName` does: for a name known only later, such
+    /// as a gRPC method the server turned out not to have.
+    pub fn set_name(&mut self, name: &str) {
         if let Some(recording) = &mut self.recording {
-            recording.held = attributes;
-        }
-    }
-
-    /// Gives the span another name when it ends, and attributes made from
-    /// those [held](Self::hold) in their place.
-    pub(crate) fn rename<F>(&mut self, name: &'static str, replace: F)
-    where
-        F: FnOnce(&[Attribute<'static>]) -> Vec<Attribute<'static>>,
-    {
-        if let Some(recording) = &mut self.recording {
-            recording.name = Some(name);
-            recording.held = replace(&recording.held);
+            let name = recording.limits.cut_str(name);
+            recording.span.set_name(name);
         }
     }
 
