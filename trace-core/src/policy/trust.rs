@@ -9,6 +9,8 @@ use std::{
 use http::{HeaderMap, HeaderName, Method, Uri};
 use subtle::ConstantTimeEq as _;
 
+use super::TrustedProxies;
+
 /// What the trust policy decided about an incoming parent; samplers see it.
 ///
 /// # Examples
@@ -81,10 +83,27 @@ impl<'a> RequestInfo<'a> {
     ///
     /// The peer is the TCP peer: behind a reverse proxy, a load balancer
     /// or a sidecar it is the proxy, so every request is private. Do not
-    /// use this alone to trust callers at an edge behind a proxy.
+    /// use this alone to trust callers at an edge behind a proxy: use
+    /// [`client_is_private`](Self::client_is_private).
     #[must_use]
     pub fn peer_is_private(&self) -> bool {
         self.peer.is_some_and(|peer| is_private(peer.ip()))
+    }
+
+    /// The client's address: the peer's, unless the peer is one of
+    /// `proxies`, then the address they report (see [`TrustedProxies`]).
+    /// `None` when the peer is unknown or the report is not believable.
+    #[must_use]
+    pub fn client_ip(&self, proxies: &TrustedProxies) -> Option<IpAddr> {
+        proxies.client(self.peer?.ip(), self.headers)
+    }
+
+    /// Whether the client (see [`client_ip`](Self::client_ip)) is on a
+    /// private network, by the rules of
+    /// [`peer_is_private`](Self::peer_is_private); `false` when unknown.
+    #[must_use]
+    pub fn client_is_private(&self, proxies: &TrustedProxies) -> bool {
+        self.client_ip(proxies).is_some_and(is_private)
     }
 
     /// Whether the request carries `name: secret`.
