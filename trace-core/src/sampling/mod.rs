@@ -5,6 +5,7 @@
 //! follow it with [`ParentBased`]. [`TraceIdRatio`] makes the same decision
 //! for the same trace-id in every service, so traces are never partial.
 
+mod env;
 mod rate;
 mod ratio;
 
@@ -19,6 +20,7 @@ use crate::{
 
 pub(crate) use self::ratio::with_own_randomness;
 pub use self::{
+    env::{EnvVarError, sampler_from_env, sampler_from_env_values},
     rate::{Clock, MonotonicClock, RateLimited},
     ratio::TraceIdRatio,
 };
