@@ -223,9 +223,14 @@ pub mod semconv;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use crate::integrations::axum::MissingTraceLayer;
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use crate::integrations::opentelemetry::OtlpProtocol;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
-pub use crate::integrations::opentelemetry::{OtelIdGenerator, OtelRecorder};
+pub use crate::integrations::opentelemetry::{
+    OtelIdGenerator, OtelRecorder, OtelSetup, SetupError, Telemetry,
+};
 #[cfg(feature = "tracing-opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing-opentelemetry")))]
 pub use crate::integrations::tracing::TracingRecorder;

@@ -121,6 +121,19 @@ impl TraceMiddleware {
     }
 }
 
+/// A middleware with this client configuration (for example
+/// `Telemetry::client_tracing()` from trace-core's `OtelSetup`).
+impl From<ClientTracing> for TraceMiddleware {
+    fn from(tracing: ClientTracing) -> Self {
+        Self {
+            config: Arc::new(Config {
+                tracing,
+                ..Config::default()
+            }),
+        }
+    }
+}
+
 impl std::fmt::Debug for TraceMiddleware {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TraceMiddleware")

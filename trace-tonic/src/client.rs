@@ -50,6 +50,19 @@ pub struct GrpcClientLayer {
     config: Arc<Config>,
 }
 
+/// A layer with this client configuration (for example
+/// `Telemetry::client_tracing()` from trace-core's `OtelSetup`).
+impl From<ClientTracing> for GrpcClientLayer {
+    fn from(tracing: ClientTracing) -> Self {
+        Self {
+            config: Arc::new(Config {
+                tracing,
+                endpoint: None,
+            }),
+        }
+    }
+}
+
 impl GrpcClientLayer {
     /// Everything propagated, parents' sampling followed, nothing recorded.
     #[must_use]

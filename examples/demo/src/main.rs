@@ -18,13 +18,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::SpanExporter;
-use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
 use report::{Label, Style};
 use services::{PARTNER_KEY, PARTNER_SECRET, Recorders, Services};
 use trace_core::{
-    InMemoryRecorder, OtelIdGenerator, OtelRecorder, Recorder, TraceId, TraceParent,
+    AlwaysOn, InMemoryRecorder, OtelSetup, OtlpProtocol, ParentBased, Recorder, Telemetry, TraceId,
+    TraceParent,
     record::{RecordingSpan, SpanEnd, SpanStart},
 };
 
@@ -37,8 +35,11 @@ OPTIONS:
   --service NAME        only traces that touch this service (gateway, users, inventory)
   --min-duration TIME   only traces at least this long (e.g. 50ms, 1s, 200us)
   --errors              only traces with an error
-  --otlp                also export over OTLP/gRPC to OTEL_EXPORTER_OTLP_ENDPOINT
-                        (default http://localhost:4317); also on when that variable is set
+  --otlp                also export over OTLP, set up from the standard OTEL_* variables:
+                        gRPC unless OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, to
+                        OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4317, or
+                        :4318 for http/protobuf); also on when that variable is set.
+                        Every trace is sampled, so the backend holds what the demo prints.
   --serve               after the workload, keep serving and print curl lines; Ctrl-C prints
   -h, --help            this text
 
@@ -167,12 +168,18 @@ const WORKLOAD: &[Step] = &[
     },
 ];
 
-fn provider(service: &'static str) -> Result<SdkTracerProvider, Box<dyn std::error::Error>> {
-    Ok(SdkTracerProvider::builder()
-        .with_id_generator(OtelIdGenerator::default())
-        .with_batch_exporter(SpanExporter::builder().with_tonic().build()?)
-        .with_resource(Resource::builder().with_service_name(service).build())
-        .build())
+/// One service's OpenTelemetry set-up: the standard environment, with
+/// the service's name, gRPC unless `OTEL_EXPORTER_OTLP_PROTOCOL` says
+/// otherwise, and every trace sampled (the demo shows them all).
+fn telemetry(service: &'static str) -> Result<Telemetry, Box<dyn std::error::Error>> {
+    let mut setup = OtelSetup::from_env()
+        .service_name(service)
+        .sampler(ParentBased::new(AlwaysOn))
+        .global(false);
+    if std::env::var_os("OTEL_EXPORTER_OTLP_PROTOCOL").is_none() {
+        setup = setup.otlp_protocol(OtlpProtocol::Grpc);
+    }
+    Ok(setup.install()?)
 }
 
 async fn run_workload(
@@ -251,10 +258,10 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     };
     let store = InMemoryRecorder::new(10_000);
     let otlp = options.otlp || std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
-    let providers: HashMap<&'static str, SdkTracerProvider> = if otlp {
+    let providers: HashMap<&'static str, Arc<Telemetry>> = if otlp {
         ["gateway", "users", "inventory"]
             .into_iter()
-            .map(|service| Ok((service, provider(service)?)))
+            .map(|service| Ok((service, Arc::new(telemetry(service)?))))
             .collect::<Result<_, Box<dyn std::error::Error>>>()?
     } else {
         HashMap::new()
@@ -265,9 +272,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(move |service| -> Arc<dyn Recorder> {
             let memory = store.service(service);
             match providers.get(service) {
-                Some(provider) => {
-                    Arc::new(Both(memory, OtelRecorder::new(provider.tracer("demo"))))
-                }
+                Some(telemetry) => Arc::new(Both(memory, telemetry.recorder())),
                 None => Arc::new(memory),
             }
         })
@@ -317,8 +322,13 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     print!("{}", report::summary(&shown, style));
 
     if !providers.is_empty() {
+        // The closure holds the other handles to each set-up.
+        drop(recorders);
         let result = tokio::task::spawn_blocking(move || {
-            providers.values().try_for_each(SdkTracerProvider::shutdown)
+            providers
+                .into_values()
+                .filter_map(Arc::into_inner)
+                .try_for_each(Telemetry::shutdown)
         })
         .await?;
         match result {

@@ -20,7 +20,11 @@ fn command(args: &[&str]) -> Command {
         .args(args)
         .env("NO_COLOR", "1")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
+        .env_remove("OTEL_TRACES_SAMPLER")
+        .env_remove("OTEL_SDK_DISABLED")
+        .env_remove("OTEL_PROPAGATORS");
     command
 }
 

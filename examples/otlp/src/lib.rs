@@ -2,9 +2,9 @@
 //! runs exactly what the example runs.
 //!
 //! Three services in one process, each with its own service name and its
-//! own OpenTelemetry provider: `frontend` (HTTP) calls `catalog` (HTTP) with
-//! reqwest, which calls `inventory` (gRPC) with tonic. Each provider sends
-//! its spans over OTLP/gRPC with the batch processor.
+//! own OpenTelemetry set-up (`OtelSetup`): `frontend` (HTTP) calls `catalog`
+//! (HTTP) with reqwest, which calls `inventory` (gRPC) with tonic. Each sends
+//! its spans over OTLP with the batch processor.
 
 use std::{error::Error, net::SocketAddr};
 
@@ -17,14 +17,11 @@ use axum::{
 use inventory_proto::{
     FixedStock, StockRequest, inventory_client::InventoryClient, inventory_server::InventoryServer,
 };
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
-use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
 use tower::ServiceBuilder;
-use trace_core::{OtelIdGenerator, OtelRecorder};
+use trace_core::{OtelSetup, OtlpProtocol, Recorder, Telemetry};
 use trace_reqwest::TraceMiddleware;
 use trace_tonic::{GrpcClient, GrpcClientLayer};
 use trace_tower::{ResponseTraceContext, TraceContextLayer};
@@ -32,34 +29,31 @@ use trace_tower::{ResponseTraceContext, TraceContextLayer};
 /// Any error of the example.
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
-/// A provider that exports `service`'s spans over OTLP/gRPC, in batches.
-///
-/// `endpoint` is for tests; `None` reads `OTEL_EXPORTER_OTLP_ENDPOINT`
-/// (default `http://localhost:4317`), as every OpenTelemetry SDK does.
-/// The provider uses [`OtelIdGenerator`], so the ids exported are the ids
-/// injected downstream. Build it inside a Tokio runtime: the gRPC channel
-/// lives there.
+/// `service`'s OpenTelemetry set-up, from the standard `OTEL_*`
+/// environment in one call ([`OtelSetup`]): OTLP/gRPC unless
+/// `OTEL_EXPORTER_OTLP_PROTOCOL` says `http/protobuf`, to
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` (default `http://localhost:4317`), in
+/// batches, with our id generator, so the ids exported are the ids
+/// injected downstream. `endpoint` is for tests. Build it inside a Tokio
+/// runtime: the gRPC channel lives there.
 ///
 /// # Errors
 ///
-/// When the exporter cannot be built (an invalid endpoint).
-pub fn provider(
-    service: &'static str,
-    endpoint: Option<&str>,
-) -> Result<SdkTracerProvider, BoxError> {
-    let mut exporter = SpanExporter::builder().with_tonic();
-    if let Some(endpoint) = endpoint {
-        exporter = exporter.with_endpoint(endpoint);
+/// A standard variable that cannot apply (named in the error), or an
+/// exporter that cannot be built (an invalid endpoint).
+pub fn telemetry(service: &'static str, endpoint: Option<&str>) -> Result<Telemetry, BoxError> {
+    let mut setup = OtelSetup::from_env().service_name(service).global(false);
+    if std::env::var_os("OTEL_EXPORTER_OTLP_PROTOCOL").is_none() {
+        setup = setup.otlp_protocol(OtlpProtocol::Grpc);
     }
-    Ok(SdkTracerProvider::builder()
-        .with_id_generator(OtelIdGenerator::default())
-        .with_batch_exporter(exporter.build()?)
-        .with_resource(Resource::builder().with_service_name(service).build())
-        .build())
+    if let Some(endpoint) = endpoint {
+        setup = setup.otlp_endpoint(endpoint);
+    }
+    Ok(setup.install()?)
 }
 
-fn recorder(provider: &SdkTracerProvider) -> OtelRecorder<opentelemetry_sdk::trace::SdkTracer> {
-    OtelRecorder::new(provider.tracer("trace-rs"))
+fn recorder(telemetry: &Telemetry) -> std::sync::Arc<dyn Recorder> {
+    telemetry.recorder()
 }
 
 type Grpc = InventoryClient<GrpcClient<Channel>>;
@@ -102,7 +96,7 @@ pub struct Services {
     /// Where `frontend` listens: `GET /orders/{id}`. Its responses carry
     /// the trace in `server-timing` and the correlation ID in `x-request-id`.
     pub frontend: SocketAddr,
-    providers: Vec<SdkTracerProvider>,
+    providers: Vec<Telemetry>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -120,9 +114,9 @@ impl Services {
     /// When a socket cannot be bound or an exporter built.
     pub async fn start(endpoint: Option<&str>) -> Result<Self, BoxError> {
         let providers = vec![
-            provider("frontend", endpoint)?,
-            provider("catalog", endpoint)?,
-            provider("inventory", endpoint)?,
+            telemetry("frontend", endpoint)?,
+            telemetry("catalog", endpoint)?,
+            telemetry("inventory", endpoint)?,
         ];
         let mut tasks = Vec::new();
 
@@ -185,9 +179,7 @@ impl Services {
         }
         // The batch processor's shutdown blocks until its last export ends.
         tokio::task::spawn_blocking(move || {
-            self.providers
-                .iter()
-                .try_for_each(SdkTracerProvider::shutdown)
+            self.providers.into_iter().try_for_each(Telemetry::shutdown)
         })
         .await??;
         Ok(())

@@ -10,7 +10,7 @@ use ipnet::IpNet;
 /// header they write it in.
 ///
 /// Behind a proxy the TCP peer is the proxy, so `peer_is_private()` is
-/// true for every request. [`RequestInfo::client_ip`] reads the client's
+/// true for every request. [`RequestInfo::client_ip`](super::RequestInfo::client_ip) reads the client's
 /// address from the proxies' header instead, and only when the TCP peer is
 /// one of these proxies: anyone else can write that header too. The list
 /// in the header is read from the right (the hop nearest to us), skipping

@@ -206,7 +206,11 @@ mod tests {
             ("jaeger_remote", None, "OTEL_TRACES_SAMPLER"),
             ("xray", None, "OTEL_TRACES_SAMPLER"),
             ("traceidratio", Some("1.5"), "OTEL_TRACES_SAMPLER_ARG"),
-            ("parentbased_traceidratio", Some("-0.1"), "OTEL_TRACES_SAMPLER_ARG"),
+            (
+                "parentbased_traceidratio",
+                Some("-0.1"),
+                "OTEL_TRACES_SAMPLER_ARG",
+            ),
             ("traceidratio", Some("NaN"), "OTEL_TRACES_SAMPLER_ARG"),
         ] {
             let error = sampler_from_env_values(Some(name), arg).err().unwrap();

@@ -1,10 +1,15 @@
 //! OpenTelemetry (feature `opentelemetry`): [`Propagator`](crate::propagation::Propagator)
 //! as a `TextMapPropagator`, `TraceContext` to and from
-//! `opentelemetry::Context`, and the recorder.
+//! `opentelemetry::Context`, the recorder, and [`OtelSetup`]: the SDK set up
+//! in one call from the standard environment.
 
 mod propagator;
 mod recorder;
+mod setup;
 
 pub use self::recorder::{OtelIdGenerator, OtelRecorder};
 #[cfg(feature = "tracing-opentelemetry")]
 pub(crate) use self::recorder::{link_context, otel_value, parent_context, with_our_ids};
+#[cfg(feature = "otlp")]
+pub use self::setup::OtlpProtocol;
+pub use self::setup::{OtelSetup, SetupError, Telemetry};

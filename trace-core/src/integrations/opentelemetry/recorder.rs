@@ -1,6 +1,10 @@
 //! Recording spans through OpenTelemetry (feature `opentelemetry`).
 
-use std::{cell::Cell, fmt};
+use std::{
+    cell::Cell,
+    fmt,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use opentelemetry::{
     Context, KeyValue,
@@ -25,6 +29,10 @@ thread_local! {
     /// root, the trace id after.
     static NEXT_TRACE_ID: Cell<Option<OtelTraceId>> = const { Cell::new(None) };
     static NEXT_SPAN_ID: Cell<Option<OtelSpanId>> = const { Cell::new(None) };
+    /// Set while this thread starts a span for our recorder: the span was
+    /// sampled by our decision (read by `OtelSetup`'s SDK sampler, after
+    /// the generator has taken the ids).
+    static STARTING_OURS: Cell<bool> = const { Cell::new(false) };
 }
 
 /// An OpenTelemetry SDK `IdGenerator` that gives the spans [`OtelRecorder`]
@@ -175,14 +183,64 @@ pub(crate) fn with_our_ids<R>(cx: &TraceContext, start: impl FnOnce() -> R) -> R
         fn drop(&mut self) {
             NEXT_TRACE_ID.with(|next| next.set(None));
             NEXT_SPAN_ID.with(|next| next.set(None));
+            STARTING_OURS.with(|ours| ours.set(false));
         }
     }
+    STARTING_OURS.with(|ours| ours.set(true));
     NEXT_TRACE_ID.with(|next| next.set(Some(OtelTraceId::from_bytes(cx.trace_id().to_bytes()))));
     NEXT_SPAN_ID.with(|next| next.set(Some(OtelSpanId::from_bytes(cx.span_id().to_bytes()))));
     // Cleared also when the SDK did not ask (a provider without our
     // generator, or a span with a parent, whose trace id it inherits).
     let _clear = Clear;
     start()
+}
+
+/// Said once per process: a provider without [`OtelIdGenerator`].
+pub(crate) static WARNED_IDS: AtomicBool = AtomicBool::new(false);
+/// Said once per process: a provider whose sampler dropped a span we
+/// sampled.
+pub(crate) static WARNED_SAMPLER: AtomicBool = AtomicBool::new(false);
+
+/// Says once, at the first span, what would otherwise split traces
+/// silently: the provider did not take our ids (its trace would differ from
+/// its children's), or its sampler dropped a span whose `sampled` flag
+/// went downstream (orphans). `OtelSetup` builds a provider with neither
+/// problem.
+fn check_provider<S: opentelemetry::trace::Span>(span: &S, cx: &TraceContext) {
+    let started = span.span_context();
+    if !span.is_recording() {
+        warn_once(
+            &WARNED_SAMPLER,
+            "trace-core: the OpenTelemetry provider's sampler dropped a span that trace-core sampled \
+             (its `sampled` flag was sent downstream, so the spans below it will be orphans); \
+             sample in one place: build the provider with trace_core::OtelSetup, or give it \
+             an always-on sampler and configure trace-core's sampler instead",
+        );
+    } else if started.span_id().to_bytes() != cx.span_id().to_bytes()
+        || started.trace_id().to_bytes() != cx.trace_id().to_bytes()
+    {
+        warn_once(
+            &WARNED_IDS,
+            "trace-core: the OpenTelemetry provider chose its own ids, so the spans it exports do \
+             not match the ids sent downstream; build it with \
+             .with_id_generator(trace_core::OtelIdGenerator::default()), or with trace_core::OtelSetup",
+        );
+    }
+}
+
+fn warn_once(flag: &AtomicBool, message: &str) {
+    if !flag.swap(true, Ordering::Relaxed) {
+        #[cfg(feature = "tracing")]
+        tracing::warn!("{message}");
+        #[cfg(not(feature = "tracing"))]
+        eprintln!("{message}");
+    }
+}
+
+/// Whether the span the SDK is starting on this thread is one of our
+/// recorder's.
+pub(crate) fn is_ours() -> bool {
+    STARTING_OURS.with(Cell::get)
 }
 
 impl<T> Recorder for OtelRecorder<T>
@@ -204,6 +262,7 @@ where
         let span = with_our_ids(cx, || {
             builder.start_with_context(&self.tracer, &parent_context(cx))
         });
+        check_provider(&span, cx);
         Some(Box::new(OtelSpan { span }))
     }
 }
@@ -251,6 +310,31 @@ mod tests {
             .with_simple_exporter(exporter.clone())
             .build();
         (provider, exporter)
+    }
+
+    #[test]
+    fn a_provider_that_would_split_traces_is_named_once() {
+        // Without our id generator, and with a sampler that drops all.
+        let exporter = InMemorySpanExporter::default();
+        let no_ids = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter)
+            .build();
+        let dropping = SdkTracerProvider::builder()
+            .with_id_generator(OtelIdGenerator::default())
+            .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+            .build();
+        let cx = TraceContext::new_root(true);
+        for provider in [&no_ids, &dropping] {
+            let span = Span::start(
+                &OtelRecorder::new(provider.tracer("test")),
+                Decision::RecordAndSample,
+                SpanStart::new(&cx, "GET /", SpanKind::Server),
+                Vec::new,
+            );
+            span.end(Status::Unset, Vec::new());
+        }
+        assert!(WARNED_IDS.load(Ordering::Relaxed));
+        assert!(WARNED_SAMPLER.load(Ordering::Relaxed));
     }
 
     #[test]

@@ -1,0 +1,554 @@
+//! One call: the OpenTelemetry SDK built from the standard environment,
+//! with our id generator and a sampler that obeys the decision we
+//! propagate.
+
+use std::{fmt, sync::Arc};
+
+use opentelemetry::{
+    Context, KeyValue,
+    trace::{Link, SpanKind, TraceContextExt as _, TraceId},
+};
+use opentelemetry_sdk::{
+    Resource,
+    error::OTelSdkResult,
+    trace::{
+        SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample, TracerProviderBuilder,
+    },
+};
+
+use super::recorder::{OtelIdGenerator, OtelRecorder, is_ours};
+use crate::{
+    instrument::{ClientTracing, ServerTracing},
+    propagation::Propagator,
+    record::{NoopRecorder, Recorder},
+    sampling::{EnvVarError, Sampler, sampler_from_env},
+};
+
+/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{OtelSetup, OtlpProtocol};
+///
+/// let setup = OtelSetup::from_env().otlp_protocol(OtlpProtocol::Grpc);
+/// # let _ = setup;
+/// ```
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// `grpc`: OTLP over gRPC, by default to `http://localhost:4317`.
+    Grpc,
+    /// `http/protobuf` (the specification's default): protobuf over
+    /// HTTP, by default to `http://localhost:4318/v1/traces`.
+    HttpProtobuf,
+}
+
+type AddExporter = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+
+/// Builds and installs the OpenTelemetry tracer provider from the standard
+/// SDK environment variables
+/// (<https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/>),
+/// every one of which a method here overrides:
+///
+/// | variable | read by | override |
+/// |---|---|---|
+/// | `OTEL_SDK_DISABLED` | here: `true` records nothing (propagation goes on) | [`disabled`](Self::disabled) |
+/// | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | the SDK's resource detectors | [`service_name`](Self::service_name), [`resource_attribute`](Self::resource_attribute) |
+/// | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | here, as our sampler ([`sampler_from_env`]) | [`sampler`](Self::sampler) |
+/// | `OTEL_PROPAGATORS` | here ([`Propagator::from_env`]) | [`propagator`](Self::propagator) |
+/// | `OTEL_EXPORTER_OTLP_PROTOCOL` | here (feature `otlp`): `grpc` or `http/protobuf` (the default) | `otlp_protocol` |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`, `_TIMEOUT`, `_COMPRESSION` | `opentelemetry-otlp` | `otlp_endpoint`, or [`exporter`](Self::exporter) |
+///
+/// The provider always gets [`OtelIdGenerator`], so the ids exported are
+/// the ids sent downstream, and a sampler that obeys our decision: a span
+/// our layers start is exported exactly when the `sampled` flag they send
+/// says so, and a span made through the SDK directly (an `#[instrument]`
+/// span under tracing-opentelemetry) follows its parent's flag. The
+/// sampling decision itself is [`Telemetry::sampler`], which
+/// [`Telemetry::server_tracing`] hands to the server layer: one decision,
+/// made once, where the trace enters.
+///
+/// A value that cannot apply (an unknown sampler or protocol, a malformed
+/// ratio) is an error naming the variable, never a silent default.
+///
+/// # Examples
+///
+/// ```
+/// use opentelemetry_sdk::trace::InMemorySpanExporter;
+/// use trace_core::{OtelSetup, Status, TraceContext, record::{Span, SpanStart, SpanKind}};
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let telemetry = OtelSetup::from_env()
+///     .service_name("checkout")
+///     .exporter(exporter.clone())
+///     .global(false)
+///     .install()?;
+///
+/// // The server layer: `TraceContextLayer::from(telemetry.server_tracing())`.
+/// let tracing = telemetry.server_tracing();
+/// let started = tracing.start(&http::Request::new(()), Some("/"), None);
+/// # drop(started);
+/// let cx = TraceContext::new_root(true);
+/// let span = Span::start(&*telemetry.recorder(), trace_core::sampling::Decision::RecordAndSample,
+///     SpanStart::new(&cx, "work", SpanKind::Internal), Vec::new);
+/// span.end(Status::Unset, Vec::new());
+/// let spans = exporter.get_finished_spans()?; // read before shutdown, which clears it
+/// assert_eq!(spans[0].span_context.span_id().to_bytes(), cx.span_id().to_bytes());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "nothing is set up until `install` is called"]
+pub struct OtelSetup {
+    service_name: Option<String>,
+    attributes: Vec<KeyValue>,
+    sampler: Option<Arc<dyn Sampler>>,
+    propagator: Option<Propagator>,
+    disabled: Option<bool>,
+    exporter: Option<AddExporter>,
+    #[cfg(feature = "otlp")]
+    protocol: Option<OtlpProtocol>,
+    #[cfg(feature = "otlp")]
+    endpoint: Option<String>,
+    global: bool,
+}
+
+impl OtelSetup {
+    /// A set-up that reads the environment when [`install`](Self::install)
+    /// is called (nothing is read before).
+    pub fn from_env() -> Self {
+        Self {
+            service_name: None,
+            attributes: Vec::new(),
+            sampler: None,
+            propagator: None,
+            disabled: None,
+            exporter: None,
+            #[cfg(feature = "otlp")]
+            protocol: None,
+            #[cfg(feature = "otlp")]
+            endpoint: None,
+            global: true,
+        }
+    }
+
+    /// The service's name, in place of `OTEL_SERVICE_NAME`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// A resource attribute, beside (and over) `OTEL_RESOURCE_ATTRIBUTES`.
+    pub fn resource_attribute(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.attributes.push(KeyValue::new(key, value.into()));
+        self
+    }
+
+    /// The sampler, in place of `OTEL_TRACES_SAMPLER`.
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Some(Arc::new(sampler));
+        self
+    }
+
+    /// The propagator, in place of `OTEL_PROPAGATORS`.
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.propagator = Some(propagator);
+        self
+    }
+
+    /// Whether the SDK is disabled, in place of `OTEL_SDK_DISABLED`: then
+    /// nothing is recorded and propagation goes on.
+    pub fn disabled(mut self, disabled: bool) -> Self {
+        self.disabled = Some(disabled);
+        self
+    }
+
+    /// Exports to `exporter` (the SDK's in-memory exporter in tests, a
+    /// stdout exporter, your own), each span as it ends (the SDK's simple
+    /// processor), instead of OTLP.
+    pub fn exporter<E>(mut self, exporter: E) -> Self
+    where
+        E: opentelemetry_sdk::trace::SpanExporter + 'static,
+    {
+        self.exporter = Some(Box::new(move |builder| {
+            builder.with_simple_exporter(exporter)
+        }));
+        self
+    }
+
+    /// The OTLP transport, in place of `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+    pub fn otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
+        self.protocol = Some(protocol);
+        self
+    }
+
+    /// The OTLP endpoint, in place of `OTEL_EXPORTER_OTLP_ENDPOINT` and
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (for `http/protobuf`, the whole
+    /// URL, `/v1/traces` included).
+    #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Whether `install` also makes the provider and the propagator
+    /// OpenTelemetry's global ones (default: yes; turn it off for several
+    /// services in one process, or in tests).
+    pub fn global(mut self, global: bool) -> Self {
+        self.global = global;
+        self
+    }
+
+    /// Reads the environment, builds the provider and, unless told not to,
+    /// installs it as the global one. Build it inside a Tokio runtime when
+    /// exporting over OTLP/gRPC: the channel lives there.
+    ///
+    /// # Errors
+    ///
+    /// A variable whose value cannot apply, named in the error, or an
+    /// exporter that cannot be built (an invalid endpoint).
+    pub fn install(self) -> Result<Telemetry, SetupError> {
+        let disabled = match self.disabled {
+            Some(disabled) => disabled,
+            None => sdk_disabled(EnvVarError::read("OTEL_SDK_DISABLED")?.as_deref())?,
+        };
+        let sampler = match self.sampler {
+            Some(sampler) => sampler,
+            None => sampler_from_env()?,
+        };
+        let propagator = match self.propagator {
+            Some(propagator) => propagator,
+            None => Propagator::from_env()
+                .map_err(|error| EnvVarError::new("OTEL_PROPAGATORS", None, error.to_string()))?,
+        };
+        if disabled {
+            return Ok(Telemetry {
+                provider: None,
+                recorder: Arc::new(NoopRecorder),
+                sampler,
+                propagator,
+            });
+        }
+
+        let mut resource = Resource::builder();
+        if let Some(name) = self.service_name {
+            resource = resource.with_service_name(name);
+        }
+        let resource = resource.with_attributes(self.attributes).build();
+        let builder = SdkTracerProvider::builder()
+            .with_id_generator(OtelIdGenerator::default())
+            .with_sampler(ObeyOurDecision)
+            .with_resource(resource);
+        let builder = match self.exporter {
+            Some(add) => add(builder),
+            #[cfg(feature = "otlp")]
+            None => builder.with_batch_exporter(otlp_exporter(self.protocol, self.endpoint)?),
+            #[cfg(not(feature = "otlp"))]
+            None => return Err(SetupError::NoExporter),
+        };
+        let provider = builder.build();
+        if self.global {
+            opentelemetry::global::set_tracer_provider(provider.clone());
+            opentelemetry::global::set_text_map_propagator(propagator.clone());
+        }
+        let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "trace-rs");
+        Ok(Telemetry {
+            provider: Some(provider),
+            recorder: Arc::new(OtelRecorder::new(tracer)),
+            sampler,
+            propagator,
+        })
+    }
+}
+
+impl fmt::Debug for OtelSetup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelSetup")
+            .field("service_name", &self.service_name)
+            .field("disabled", &self.disabled)
+            .field("global", &self.global)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sdk_disabled(value: Option<&str>) -> Result<bool, EnvVarError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(EnvVarError::new(
+            "OTEL_SDK_DISABLED",
+            Some(v),
+            "expected true or false",
+        )),
+    }
+}
+
+#[cfg(feature = "otlp")]
+fn otlp_protocol(value: Option<&str>) -> Result<OtlpProtocol, EnvVarError> {
+    match value.map(str::trim) {
+        None | Some("" | "http/protobuf") => Ok(OtlpProtocol::HttpProtobuf),
+        Some("grpc") => Ok(OtlpProtocol::Grpc),
+        Some(v) => Err(EnvVarError::new(
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            Some(v),
+            "trace-core exports over grpc or http/protobuf",
+        )),
+    }
+}
+
+#[cfg(feature = "otlp")]
+fn otlp_exporter(
+    protocol: Option<OtlpProtocol>,
+    endpoint: Option<String>,
+) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
+    use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig as _};
+
+    let protocol = match protocol {
+        Some(protocol) => protocol,
+        None => otlp_protocol(EnvVarError::read("OTEL_EXPORTER_OTLP_PROTOCOL")?.as_deref())?,
+    };
+    let exporter = match protocol {
+        OtlpProtocol::Grpc => {
+            let mut builder = SpanExporter::builder().with_tonic();
+            if let Some(endpoint) = endpoint {
+                builder = builder.with_endpoint(endpoint);
+            }
+            builder.build()
+        }
+        OtlpProtocol::HttpProtobuf => {
+            let mut builder = SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary);
+            if let Some(endpoint) = endpoint {
+                builder = builder.with_endpoint(endpoint);
+            }
+            builder.build()
+        }
+    };
+    exporter.map_err(|error| SetupError::Exporter(error.to_string()))
+}
+
+/// The SDK's sampler under [`OtelSetup`]: a span our recorder starts was
+/// sampled by us (it is only started when our decision records), so the
+/// SDK records it; any other span follows its parent's sampled flag, and a
+/// root made through the SDK alone is recorded.
+#[derive(Debug, Clone, Copy)]
+struct ObeyOurDecision;
+
+impl ShouldSample for ObeyOurDecision {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        _: TraceId,
+        _: &str,
+        _: &SpanKind,
+        _: &[KeyValue],
+        _: &[Link],
+    ) -> SamplingResult {
+        let parent = parent_context
+            .filter(|cx| cx.has_active_span())
+            .map(|cx| cx.span().span_context().clone());
+        let sampled = is_ours() || parent.as_ref().is_none_or(|p| p.is_sampled());
+        SamplingResult {
+            decision: if sampled {
+                SamplingDecision::RecordAndSample
+            } else {
+                SamplingDecision::Drop
+            },
+            attributes: Vec::new(),
+            trace_state: parent.map(|p| p.trace_state().clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// What [`OtelSetup::install`] made: the provider, and the recorder, the
+/// sampler and the propagator for the layers. Dropping it flushes the
+/// spans not exported yet and shuts the provider down.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::OtelSetup;
+///
+/// // `OTEL_SDK_DISABLED=true` (here set in code): propagation only.
+/// let telemetry = OtelSetup::from_env().disabled(true).global(false).install()?;
+/// assert!(telemetry.provider().is_none());
+/// let _layer_config = telemetry.server_tracing();
+/// # Ok::<(), trace_core::SetupError>(())
+/// ```
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+    recorder: Arc<dyn Recorder>,
+    sampler: Arc<dyn Sampler>,
+    propagator: Propagator,
+}
+
+impl Telemetry {
+    /// The server configuration: our propagator, sampler and recorder
+    /// (`TraceContextLayer::from(telemetry.server_tracing())`).
+    #[must_use]
+    pub fn server_tracing(&self) -> ServerTracing {
+        self.configure(ServerTracing::new())
+    }
+
+    /// As [`server_tracing`](Self::server_tracing), for a gRPC server.
+    #[must_use]
+    pub fn grpc_server_tracing(&self) -> ServerTracing {
+        self.configure(ServerTracing::new_for_grpc())
+    }
+
+    fn configure(&self, tracing: ServerTracing) -> ServerTracing {
+        tracing
+            .propagator(self.propagator.clone())
+            .sampler(Arc::clone(&self.sampler))
+            .recorder(Arc::clone(&self.recorder))
+    }
+
+    /// The client configuration: our propagator and recorder; client
+    /// spans follow their parent's sampling
+    /// (`TraceMiddleware::from(telemetry.client_tracing())`).
+    #[must_use]
+    pub fn client_tracing(&self) -> ClientTracing {
+        ClientTracing::default()
+            .propagator(self.propagator.clone())
+            .recorder(Arc::clone(&self.recorder))
+    }
+
+    /// The recorder: spans exported through the provider (records nothing
+    /// when the SDK is disabled).
+    #[must_use]
+    pub fn recorder(&self) -> Arc<dyn Recorder> {
+        Arc::clone(&self.recorder)
+    }
+
+    /// The sampler `OTEL_TRACES_SAMPLER` (or the override) asked for.
+    #[must_use]
+    pub fn sampler(&self) -> Arc<dyn Sampler> {
+        Arc::clone(&self.sampler)
+    }
+
+    /// The propagator `OTEL_PROPAGATORS` (or the override) asked for.
+    #[must_use]
+    pub fn propagator(&self) -> &Propagator {
+        &self.propagator
+    }
+
+    /// The provider (`None` when the SDK is disabled).
+    #[must_use]
+    pub fn provider(&self) -> Option<&SdkTracerProvider> {
+        self.provider.as_ref()
+    }
+
+    /// Flushes and shuts down now, with the SDK's answer (dropping does
+    /// the same and ignores it).
+    ///
+    /// # Errors
+    ///
+    /// What the SDK's shutdown reports (an exporter that failed).
+    pub fn shutdown(mut self) -> OTelSdkResult {
+        match self.provider.take() {
+            Some(provider) => {
+                let flushed = provider.force_flush();
+                provider.shutdown().and(flushed)
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.force_flush();
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+impl fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("enabled", &self.provider.is_some())
+            .field("propagator", &self.propagator)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why [`OtelSetup::install`] failed.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{OtelSetup, TraceIdRatio};
+///
+/// let error = OtelSetup::from_env().disabled(true).sampler(TraceIdRatio::new(0.5)).install();
+/// assert!(error.is_ok());
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// A standard variable whose value cannot apply.
+    Env(EnvVarError),
+    /// The exporter could not be built.
+    Exporter(String),
+    /// No exporter: without the `otlp` feature, give one with
+    /// [`OtelSetup::exporter`].
+    NoExporter,
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env(error) => error.fmt(f),
+            Self::Exporter(error) => write!(f, "the OTLP exporter: {error}"),
+            Self::NoExporter => f.write_str(
+                "no exporter: enable trace-core's `otlp` feature, or give one with OtelSetup::exporter",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Env(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<EnvVarError> for SetupError {
+    fn from(error: EnvVarError) -> Self {
+        Self::Env(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_that_cannot_apply_name_their_variable() {
+        assert_eq!(sdk_disabled(Some("TRUE")), Ok(true));
+        assert_eq!(sdk_disabled(None), Ok(false));
+        assert_eq!(
+            sdk_disabled(Some("yes")).unwrap_err().variable(),
+            "OTEL_SDK_DISABLED"
+        );
+        #[cfg(feature = "otlp")]
+        {
+            assert_eq!(otlp_protocol(None), Ok(OtlpProtocol::HttpProtobuf));
+            assert_eq!(otlp_protocol(Some("grpc")), Ok(OtlpProtocol::Grpc));
+            let error = otlp_protocol(Some("http/json")).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "OTEL_EXPORTER_OTLP_PROTOCOL=\"http/json\": trace-core exports over grpc or http/protobuf"
+            );
+        }
+    }
+}
