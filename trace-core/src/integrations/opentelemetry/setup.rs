@@ -78,7 +78,7 @@ type AddExporter = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilde
 ///
 /// ```
 /// use opentelemetry_sdk::trace::InMemorySpanExporter;
-/// use trace_core::{OtelSetup, Status, TraceContext, record::{Span, SpanStart, SpanKind}};
+/// use trace_core::OtelSetup;
 ///
 /// let exporter = InMemorySpanExporter::default();
 /// let telemetry = OtelSetup::from_env()
@@ -87,16 +87,14 @@ type AddExporter = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilde
 ///     .global(false)
 ///     .install()?;
 ///
-/// // The server layer: `TraceContextLayer::from(telemetry.server_tracing())`.
+/// // What the server layer does: `TraceContextLayer::from(telemetry.server_tracing())`.
 /// let tracing = telemetry.server_tracing();
 /// let started = tracing.start(&http::Request::new(()), Some("/"), None);
-/// # drop(started);
-/// let cx = TraceContext::new_root(true);
-/// let span = Span::start(&*telemetry.recorder(), trace_core::sampling::Decision::RecordAndSample,
-///     SpanStart::new(&cx, "work", SpanKind::Internal), Vec::new);
-/// span.end(Status::Unset, Vec::new());
+/// let (mut head, ()) = http::Response::new(()).into_parts();
+/// drop(tracing.response(started.span, &started.context, &mut head, String::new()));
+///
 /// let spans = exporter.get_finished_spans()?; // read before shutdown, which clears it
-/// assert_eq!(spans[0].span_context.span_id().to_bytes(), cx.span_id().to_bytes());
+/// assert_eq!(spans[0].span_context.span_id().to_bytes(), started.context.span_id().to_bytes());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use = "nothing is set up until `install` is called"]
