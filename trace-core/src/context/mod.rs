@@ -60,6 +60,14 @@ struct Parent {
 }
 
 impl TraceContext {
+    /// This context with another span id: the same trace, as seen from
+    /// another span of this process (the current `tracing` span's).
+    #[cfg(feature = "tracing-opentelemetry")]
+    pub(crate) fn with_span_id(mut self, span_id: SpanId) -> Self {
+        self.span_id = span_id;
+        self
+    }
+
     /// The start of a new trace: random ids, the `RANDOM` flag set (every
     /// byte of the trace-id is random), and `sampled` as given.
     #[must_use]

@@ -269,8 +269,16 @@ impl TraceContext {
     /// let cx = TraceContext::new_root(true);
     /// assert_eq!(TraceContext::attached_or_current(Some(&cx)).unwrap().span_id(), cx.span_id());
     /// ```
+    ///
+    /// With the feature `tracing-opentelemetry`, a call made inside a
+    /// `tracing` span of the same trace (an `#[instrument]` function under
+    /// a tracing-opentelemetry layer) is that span's child, as its log
+    /// lines are.
     #[must_use]
     pub fn attached_or_current(attached: Option<&Self>) -> Option<Self> {
-        attached.cloned().or_else(Self::current)
+        let cx = attached.cloned().or_else(Self::current);
+        #[cfg(feature = "tracing-opentelemetry")]
+        let cx = cx.map(Self::under_current_tracing_span);
+        cx
     }
 }

@@ -205,6 +205,50 @@ mod tests {
         );
     }
 
+    #[tracing::instrument]
+    fn calls_out(tracing: &crate::instrument::ClientTracing) {
+        let parent = TraceContext::attached_or_current(None);
+        let call = tracing.start_call(
+            parent.as_ref(),
+            "GET",
+            None,
+            &mut http::HeaderMap::new(),
+            Vec::new,
+        );
+        call.span.end(Status::Unset, Vec::new());
+    }
+
+    #[test]
+    fn a_call_inside_an_instrumented_function_is_its_child() {
+        let server = TraceContext::remote(INCOMING).child();
+        let client = crate::instrument::ClientTracing::default().recorder(TracingRecorder);
+        let spans = exported(|| {
+            let span = Span::start(
+                &TracingRecorder,
+                Decision::RecordAndSample,
+                SpanStart::new(&server, "GET /x", SpanKind::Server),
+                Vec::new,
+            );
+            let entered = span.tracing_span(&server, "GET /x", SpanKind::Server);
+            let _current = server.clone().attach();
+            entered.in_scope(|| calls_out(&client));
+            drop(entered);
+            span.end(Status::Unset, Vec::new());
+        });
+        let find = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+        let (request, function, call) = (find("GET /x"), find("calls_out"), find("GET"));
+        assert_eq!(function.parent_span_id, request.span_context.span_id());
+        assert_eq!(
+            call.parent_span_id,
+            function.span_context.span_id(),
+            "nested where it ran, as its log lines are"
+        );
+        assert_eq!(
+            call.span_context.trace_id(),
+            request.span_context.trace_id()
+        );
+    }
+
     #[test]
     fn an_unsampled_request_exports_nothing() {
         let started = crate::propagation::Incoming::default().start(

@@ -70,6 +70,31 @@ pub(crate) fn new_span(cx: &TraceContext, name: &str, kind: SpanKind) -> tracing
 }
 
 #[cfg(feature = "tracing-opentelemetry")]
+impl TraceContext {
+    /// This context, as the parent of work done under the current
+    /// `tracing` span: that span's OpenTelemetry span id when it belongs to
+    /// this trace (an `#[instrument]` span inside the request), else
+    /// unchanged.
+    pub(crate) fn under_current_tracing_span(self) -> Self {
+        use opentelemetry::trace::TraceContextExt as _;
+
+        let current = tracing::Span::current();
+        if current.is_disabled() {
+            return self;
+        }
+        let otel = tracing_opentelemetry::OpenTelemetrySpanExt::context(&current);
+        let span = otel.span();
+        let inner = span.span_context();
+        if inner.is_valid() && inner.trace_id().to_bytes() == self.trace_id().to_bytes() {
+            let id = crate::codec::SpanId::from_bytes(inner.span_id().to_bytes());
+            self.with_span_id(id)
+        } else {
+            self
+        }
+    }
+}
+
+#[cfg(feature = "tracing-opentelemetry")]
 /// Makes `cx`'s span the OpenTelemetry parent of `span`, with its sampled
 /// flag: what is made inside `span` joins `cx`'s trace, and is dropped by
 /// a parent-based sampler when `cx` is not sampled.
