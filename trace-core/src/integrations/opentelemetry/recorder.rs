@@ -52,6 +52,7 @@ thread_local! {
 /// let provider = SdkTracerProvider::builder().with_id_generator(OtelIdGenerator::default()).build();
 /// # let _ = provider;
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 #[derive(Debug, Default, Clone)]
 pub struct OtelIdGenerator {
     random: RandomIdGenerator,
@@ -97,6 +98,7 @@ impl IdGenerator for OtelIdGenerator {
 /// // e.g. `TraceContextLayer::new().recorder(recorder)`
 /// # let _ = recorder;
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub struct OtelRecorder<T> {
     tracer: T,
 }

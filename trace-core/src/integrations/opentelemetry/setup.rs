@@ -97,6 +97,7 @@ type AddExporter = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilde
 /// assert_eq!(spans[0].span_context.span_id().to_bytes(), started.context.span_id().to_bytes());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 #[must_use = "nothing is set up until `install` is called"]
 pub struct OtelSetup {
     service_name: Option<String>,
@@ -379,6 +380,7 @@ impl ShouldSample for ObeyOurDecision {
 /// let _layer_config = telemetry.server_tracing();
 /// # Ok::<(), trace_core::SetupError>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
     recorder: Arc<dyn Recorder>,
@@ -487,6 +489,7 @@ impl fmt::Debug for Telemetry {
 /// let error = OtelSetup::from_env().disabled(true).sampler(TraceIdRatio::new(0.5)).install();
 /// assert!(error.is_ok());
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SetupError {

@@ -43,6 +43,7 @@ use crate::{
 /// let recorder = TracingRecorder;
 /// # let _ = recorder;
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing-opentelemetry")))]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracingRecorder;
 
