@@ -298,12 +298,15 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         println!("  curl -i http://{gateway}/checkout/42");
         println!("  curl -i 'http://{gateway}/checkout/42?user=broken'");
         println!(
-            "  curl -i -H 'traceparent: {OUTSIDE}' -H '{PARTNER_KEY}: {PARTNER_SECRET}' http://{gateway}/checkout/43"
+            "  curl -i -H 'traceparent: {}' -H '{PARTNER_KEY}: {PARTNER_SECRET}' http://{gateway}/checkout/43",
+            // A trace id of its own, so that it does not join the workload's.
+            trace_core::TraceContext::new_root(true).traceparent()
         );
         println!("Ctrl-C prints every trace collected.\n");
         tokio::signal::ctrl_c().await?;
     }
     // Every service stopped: every span has ended and is in the store.
+    let first_at_users = services.first_at_users.get().cloned().unwrap_or_default();
     services.stop().await;
 
     let all = report::traces(store.finished());
@@ -313,11 +316,25 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         .filter(|t| options.min_duration.is_none_or(|d| t.duration() >= d))
         .filter(|t| !options.errors || t.has_error())
         .collect();
+    // How propagation works, once: what the gateway sent users for the
+    // first request, as it went over the wire.
+    let wire_trace = first_at_users
+        .iter()
+        .find(|(name, _)| name == "traceparent")
+        .and_then(|(_, value)| value.parse::<TraceParent>().ok())
+        .map(|traceparent| traceparent.trace_id());
     for trace in &shown {
-        println!(
+        print!(
             "{}",
             report::waterfall(trace, labels.get(&trace.trace_id), style)
         );
+        if wire_trace == Some(trace.trace_id) {
+            println!("  on the wire, gateway -> users:");
+            for (name, value) in &first_at_users {
+                println!("    {name}: {value}");
+            }
+        }
+        println!();
     }
     print!("{}", report::summary(&shown, style));
 

@@ -201,9 +201,38 @@ pub(crate) fn waterfall(trace: &Trace, label: Option<&Label>, style: Style) -> S
             link.parent_id()
         );
     }
+    let mut sides_differ = false;
     for (depth, span) in &trace.spans {
         let service = span.service.as_deref().unwrap_or("?");
-        let name = format!("{}{}", "  ".repeat(*depth), span.name);
+        // A client span says where it went: the service that answered
+        // (the server span under it), else the address it called.
+        let callee = (span.kind == SpanKind::Client).then(|| {
+            let server = trace
+                .spans
+                .iter()
+                .map(|(_, s)| s)
+                .find(|s| s.parent_span_id == Some(span.span_id) && s.kind == SpanKind::Server);
+            if let Some(server) = server
+                && span.status.is_error()
+                && !server.status.is_error()
+            {
+                sides_differ = true;
+            }
+            server
+                .and_then(|s| s.service.as_deref().map(str::to_owned))
+                .or_else(
+                    || match span.attribute(trace_core::semconv::SERVER_ADDRESS)? {
+                        trace_core::Value::Str(host) => Some(host.to_string()),
+                        _ => None,
+                    },
+                )
+        });
+        // (A gRPC name already says which service it called.)
+        let name = match callee.flatten() {
+            Some(callee) if !span.name.contains('/') => format!("{} {callee}", span.name),
+            _ => span.name.clone(),
+        };
+        let name = format!("{}{}", "  ".repeat(*depth), name);
         let status = match span.status.error_type() {
             Some(error) => style.paint("1;31", &format!("ERROR {error}")),
             None => style.paint("32", "ok"),
@@ -218,6 +247,13 @@ pub(crate) fn waterfall(trace: &Trace, label: Option<&Label>, style: Style) -> S
             "  {service:<10} {name:<40} {kind:<7}{:>9}  {}  {status}",
             human(span.duration()),
             bar(trace, span, style),
+        );
+    }
+    if sides_differ {
+        let _ = writeln!(
+            out,
+            "  (NOT_FOUND and the like are the caller's errors, not the server's: the gRPC \
+             conventions classify codes per side)"
         );
     }
     out

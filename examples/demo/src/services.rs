@@ -2,7 +2,12 @@
 //! and `inventory` (gRPC) with tonic. Each is its own server on 127.0.0.1,
 //! with its own service name.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use axum::{
     Router,
@@ -38,6 +43,9 @@ pub(crate) struct Services {
     pub(crate) users: SocketAddr,
     /// The inventory service's address (gRPC).
     pub(crate) inventory: SocketAddr,
+    /// The trace headers of the first request users received, as they
+    /// came over the wire from the gateway.
+    pub(crate) first_at_users: Arc<OnceLock<Vec<(String, String)>>>,
     tasks: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
 }
@@ -174,9 +182,26 @@ impl Services {
         }));
 
         let (listener, users) = listen().await?;
+        let first_at_users = Arc::new(OnceLock::new());
+        let capture = Arc::clone(&first_at_users);
         let app = Router::new()
             .route("/users/{id}", get(user))
-            .layer(TraceContextLayer::new().recorder(recorders("users")));
+            .layer(TraceContextLayer::new().recorder(recorders("users")))
+            // Outside the layer: the headers as they arrived.
+            .layer(tower::util::MapRequestLayer::new(
+                move |request: axum::extract::Request| {
+                    capture.get_or_init(|| {
+                        ["traceparent", "tracestate", "baggage", "x-request-id"]
+                            .into_iter()
+                            .filter_map(|name| {
+                                let value = request.headers().get(name)?.to_str().ok()?;
+                                Some((name.to_owned(), value.to_owned()))
+                            })
+                            .collect()
+                    });
+                    request
+                },
+            ));
         let shutdown = stopped(&stop);
         tasks.push(tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -185,7 +210,11 @@ impl Services {
         }));
 
         let (listener, gateway) = listen().await?;
-        let channel = Endpoint::from_shared(format!("http://{inventory}"))?.connect_lazy();
+        // Connected now, so that the first checkout's gRPC call does not
+        // pay for the connection.
+        let channel = Endpoint::from_shared(format!("http://{inventory}"))?
+            .connect()
+            .await?;
         let state = Gateway {
             http: ClientBuilder::new(reqwest::Client::new())
                 .with(TraceMiddleware::new().recorder(recorders("gateway")))
@@ -221,6 +250,7 @@ impl Services {
             gateway,
             users,
             inventory,
+            first_at_users,
             tasks,
             stop,
         })

@@ -103,6 +103,36 @@ fn seven_requests_seven_connected_traces() {
         "the gateway answers 502: {failed:#?}"
     );
 
+    // Client spans say where they went; the first trace shows the headers
+    // the gateway sent users; the 404's split verdict is explained.
+    let first = &traces[0];
+    assert!(
+        first
+            .iter()
+            .any(|l| l.contains("GET users") && l.contains("client")),
+        "{first:#?}"
+    );
+    let wire = first
+        .iter()
+        .position(|l| l.contains("on the wire, gateway -> users:"));
+    let wire = wire.unwrap_or_else(|| panic!("{first:#?}"));
+    assert!(first[wire + 1].contains(&format!("traceparent: 00-{}-", &first[0][..32])));
+    assert!(
+        first
+            .iter()
+            .any(|l| l.trim_start().starts_with("x-request-id: "))
+    );
+    let missing = traces
+        .iter()
+        .find(|t| t[1].contains("does not know"))
+        .unwrap();
+    assert!(
+        missing
+            .iter()
+            .any(|l| l.contains("the caller's errors, not the server's"))
+    );
+    assert_eq!(out.matches("on the wire").count(), 1, "once");
+
     let partner = traces.iter().find(|t| t[1].contains("a partner")).unwrap();
     assert!(
         partner[0].starts_with("0af7651916cd43dd8448eb211c80319c"),
@@ -261,6 +291,10 @@ async fn serve_keeps_serving_until_interrupted() {
             assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "ended early");
             if let Some(rest) = line.trim().strip_prefix("curl -i http://") {
                 url.get_or_insert_with(|| format!("http://{rest}"));
+            }
+            // The partner line's trace is its own, not the workload's.
+            if line.contains("traceparent: ") {
+                assert!(!line.contains("0af7651916cd43dd8448eb211c80319c"), "{line}");
             }
             if line.starts_with("Ctrl-C") {
                 return (stdout, url.expect("a curl line"));
