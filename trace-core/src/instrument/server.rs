@@ -312,6 +312,8 @@ impl ServerTracing {
         let filter = self.filter.as_ref().filter(|f| f.matches(&info));
 
         let mut incoming = self.propagator.extract(request.headers());
+        #[cfg(feature = "tracing")]
+        crate::integrations::tracing::log_dropped(&incoming.dropped);
         incoming
             .correlation_id
             .get_or_insert_with(self.new_correlation_id);

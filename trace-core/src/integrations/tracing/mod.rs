@@ -6,5 +6,7 @@
 mod opentelemetry;
 mod span;
 
+pub(crate) use self::span::log_dropped;
+
 #[cfg(feature = "tracing-opentelemetry")]
 pub use self::opentelemetry::TracingRecorder;

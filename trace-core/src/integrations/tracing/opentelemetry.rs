@@ -251,6 +251,51 @@ mod tests {
     }
 
     #[test]
+    fn another_recorder_beside_a_tracing_opentelemetry_layer_is_named_once() {
+        use std::sync::atomic::Ordering;
+
+        use crate::integrations::tracing::span::WARNED_TWICE;
+
+        // OtelRecorder on one provider and a tracing-opentelemetry layer
+        // on another: each operation would be exported twice.
+        let (exporter, provider) = {
+            let exporter = InMemorySpanExporter::default();
+            let provider = SdkTracerProvider::builder()
+                .with_id_generator(OtelIdGenerator::default())
+                .with_simple_exporter(exporter.clone())
+                .build();
+            (exporter, provider)
+        };
+        let recorder = crate::OtelRecorder::new(provider.tracer("recorder"));
+        let cx = TraceContext::new_root(true);
+        let request = || {
+            let span = Span::start(
+                &recorder,
+                Decision::RecordAndSample,
+                SpanStart::new(&cx, "GET /x", SpanKind::Server),
+                Vec::new,
+            );
+            drop(span.tracing_span(&cx, "GET /x", SpanKind::Server));
+            span.end(Status::Unset, Vec::new());
+        };
+        // A subscriber without the layer: nothing to say.
+        tracing::subscriber::with_default(tracing_subscriber::registry(), request);
+        assert!(!WARNED_TWICE.load(Ordering::Relaxed));
+        let layer_spans = exported(request);
+        assert!(WARNED_TWICE.load(Ordering::Relaxed));
+        assert_eq!(
+            exporter.get_finished_spans().unwrap().len(),
+            2,
+            "one per request"
+        );
+        assert_eq!(
+            layer_spans.len(),
+            1,
+            "the case the warning names: two spans for one operation"
+        );
+    }
+
+    #[test]
     fn an_unsampled_request_exports_nothing() {
         let started = crate::propagation::Incoming::default().start(
             crate::policy::Trust::CONTINUE,

@@ -118,10 +118,71 @@ impl Span {
         name: &str,
         kind: SpanKind,
     ) -> tracing::Span {
-        self.recording()
+        if let Some(own) = self
+            .recording()
             .and_then(|recording| recording.tracing_span())
-            .cloned()
-            .unwrap_or_else(|| context.tracing_span(name, kind))
+        {
+            return own.clone();
+        }
+        let span = context.tracing_span(name, kind);
+        #[cfg(feature = "tracing-opentelemetry")]
+        if self.is_recording() {
+            warn_if_exported_twice(&span, context);
+        }
+        span
+    }
+}
+
+/// Said once per process: a tracing-opentelemetry layer beside a recorder
+/// of our own.
+#[cfg(feature = "tracing-opentelemetry")]
+pub(crate) static WARNED_TWICE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// For a request recorded by a recorder other than `TracingRecorder`: if a
+/// tracing-opentelemetry layer is installed, it exports this `tracing`
+/// span too, beside the recorder's span, so every operation would be
+/// exported twice. Said once, with the fix (until then, each recorded
+/// request asks the subscriber whether the span has an OpenTelemetry span
+/// of its own).
+#[cfg(feature = "tracing-opentelemetry")]
+fn warn_if_exported_twice(span: &tracing::Span, context: &TraceContext) {
+    use std::sync::atomic::Ordering;
+
+    use opentelemetry::trace::TraceContextExt as _;
+
+    if span.is_disabled() || WARNED_TWICE.load(Ordering::Relaxed) {
+        return;
+    }
+    let otel = tracing_opentelemetry::OpenTelemetrySpanExt::context(span);
+    let inner = otel.span();
+    let ids = inner.span_context();
+    // With a layer, the span has an OpenTelemetry span of its own.
+    if ids.is_valid()
+        && ids.span_id().to_bytes() != context.span_id().to_bytes()
+        && !WARNED_TWICE.swap(true, Ordering::Relaxed)
+    {
+        tracing::warn!(
+            "trace-core: a tracing-opentelemetry layer exports each request's `tracing` span as well \
+             as the recorder's span, so every operation is exported twice; with that layer, record \
+             with trace_core::TracingRecorder instead (it exports the `tracing` span itself, with \
+             our ids)"
+        );
+    }
+}
+
+/// A DEBUG event (target `trace_core`) naming the incoming trace headers
+/// that were dropped and why: the reasons only, never the values.
+pub(crate) fn log_dropped(dropped: &crate::propagation::Dropped) {
+    if !dropped.is_empty() {
+        tracing::debug!(
+            target: "trace_core",
+            traceparent = ?dropped.traceparent,
+            tracestate = ?dropped.tracestate,
+            baggage = ?dropped.baggage,
+            correlation_id = ?dropped.correlation_id,
+            "incoming trace headers dropped"
+        );
     }
 }
 
@@ -185,6 +246,30 @@ mod tests {
         assert!(out.contains(&format!("span_id={}", cx.span_id())), "{out}");
         assert!(out.contains("correlation_id=\"req-42\""), "{out}");
         assert!(out.contains("handled"), "{out}");
+    }
+
+    #[test]
+    fn a_dropped_header_is_a_debug_event_with_the_reason_and_not_the_value() {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(buffer.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        let request = http::Request::builder()
+            .header("traceparent", "00-SECRETzzzz-not-hex-01")
+            .header("x-request-id", "ok-id")
+            .body(())
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            drop(crate::ServerTracing::new().start(&request, None, None));
+        });
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(out.contains("DEBUG"), "{out}");
+        assert!(out.contains("incoming trace headers dropped"), "{out}");
+        assert!(out.contains("traceparent=Some(Invalid("), "{out}");
+        assert!(out.contains("correlation_id=None"), "{out}");
+        assert!(!out.contains("SECRET"), "never the value: {out}");
     }
 
     #[test]
