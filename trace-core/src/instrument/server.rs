@@ -313,7 +313,7 @@ impl ServerTracing {
 
         let mut incoming = self.propagator.extract(request.headers());
         #[cfg(feature = "tracing")]
-        crate::integrations::tracing::log_dropped(&incoming.dropped);
+        crate::integrations::tracing::log_dropped(incoming.dropped);
         incoming
             .correlation_id
             .get_or_insert_with(self.new_correlation_id);

@@ -173,7 +173,7 @@ fn warn_if_exported_twice(span: &tracing::Span, context: &TraceContext) {
 
 /// A DEBUG event (target `trace_core`) naming the incoming trace headers
 /// that were dropped and why: the reasons only, never the values.
-pub(crate) fn log_dropped(dropped: &crate::propagation::Dropped) {
+pub(crate) fn log_dropped(dropped: crate::propagation::Dropped) {
     if !dropped.is_empty() {
         tracing::debug!(
             target: "trace_core",
