@@ -490,7 +490,6 @@ impl fmt::Debug for Telemetry {
 /// assert!(error.is_ok());
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum SetupError {
     /// A standard variable whose value cannot apply.
@@ -511,6 +510,14 @@ impl fmt::Display for SetupError {
                 "no exporter: enable trace-core's `otlp` feature, or give one with OtelSetup::exporter",
             ),
         }
+    }
+}
+
+/// As `Display`: returned from `main`, the error reads as its message
+/// (`Error: OTEL_TRACES_SAMPLER="bogus": …`).
+impl fmt::Debug for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
