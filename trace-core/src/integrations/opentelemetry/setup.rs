@@ -111,6 +111,8 @@ pub struct OtelSetup {
     #[cfg(feature = "otlp")]
     endpoint: Option<String>,
     global: bool,
+    #[cfg(feature = "subscriber")]
+    subscriber: bool,
 }
 
 impl OtelSetup {
@@ -129,7 +131,24 @@ impl OtelSetup {
             #[cfg(feature = "otlp")]
             endpoint: None,
             global: true,
+            #[cfg(feature = "subscriber")]
+            subscriber: false,
         }
+    }
+
+    /// Also installs the global `tracing` subscriber: log lines (the fmt
+    /// layer) that carry `trace_id`, `span_id` and `correlation_id` from
+    /// the request's span, filtered by `RUST_LOG` (targets and levels, as
+    /// `info,my_app=debug`; default `info`); and, with the feature
+    /// `tracing-opentelemetry`, the tracing-opentelemetry layer on this
+    /// provider, with [`TracingRecorder`](crate::TracingRecorder) as the
+    /// recorder, so that each request is one span and `#[instrument]`
+    /// spans and calls made in them nest under it.
+    #[cfg(feature = "subscriber")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "subscriber")))]
+    pub fn with_subscriber(mut self) -> Self {
+        self.subscriber = true;
+        self
     }
 
     /// The service's name, in place of `OTEL_SERVICE_NAME`.
@@ -225,6 +244,10 @@ impl OtelSetup {
                 .map_err(|error| EnvVarError::new("OTEL_PROPAGATORS", None, error.to_string()))?,
         };
         if disabled {
+            #[cfg(feature = "subscriber")]
+            if self.subscriber {
+                install_fmt_only()?;
+            }
             return Ok(Telemetry {
                 provider: None,
                 recorder: Arc::new(NoopRecorder),
@@ -255,9 +278,17 @@ impl OtelSetup {
             opentelemetry::global::set_text_map_propagator(propagator.clone());
         }
         let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "trace-rs");
+        #[cfg(feature = "subscriber")]
+        let recorder = match self.subscriber.then(|| install_subscriber(&tracer)) {
+            Some(recorder) => recorder?,
+            None => None,
+        }
+        .unwrap_or_else(|| Arc::new(OtelRecorder::new(tracer)));
+        #[cfg(not(feature = "subscriber"))]
+        let recorder: Arc<dyn Recorder> = Arc::new(OtelRecorder::new(tracer));
         Ok(Telemetry {
             provider: Some(provider),
-            recorder: Arc::new(OtelRecorder::new(tracer)),
+            recorder,
             sampler,
             propagator,
         })
@@ -271,6 +302,58 @@ impl fmt::Debug for OtelSetup {
             .field("disabled", &self.disabled)
             .field("global", &self.global)
             .finish_non_exhaustive()
+    }
+}
+
+/// The `RUST_LOG` filter: targets and levels (`info,my_app=debug`),
+/// `info` when unset.
+#[cfg(feature = "subscriber")]
+fn rust_log() -> Result<tracing_subscriber::filter::Targets, SetupError> {
+    let value = EnvVarError::read("RUST_LOG")?.filter(|v| !v.trim().is_empty());
+    let value = value.as_deref().unwrap_or("info");
+    value.parse().map_err(|_| {
+        EnvVarError::new(
+            "RUST_LOG",
+            Some(value),
+            "expected targets and levels, such as info,my_app=debug",
+        )
+        .into()
+    })
+}
+
+#[cfg(feature = "subscriber")]
+fn install_fmt_only() -> Result<(), SetupError> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer())
+        .with(rust_log()?);
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| SetupError::SubscriberSet)
+}
+
+/// Installs the global subscriber; returns the recorder it needs, if not
+/// `OtelRecorder` (with the tracing-opentelemetry layer, `TracingRecorder`).
+#[cfg(feature = "subscriber")]
+fn install_subscriber(
+    tracer: &opentelemetry_sdk::trace::SdkTracer,
+) -> Result<Option<Arc<dyn Recorder>>, SetupError> {
+    #[cfg(feature = "tracing-opentelemetry")]
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer())
+            .with(tracing_opentelemetry::layer().with_tracer(tracer.clone()))
+            .with(rust_log()?);
+        tracing::subscriber::set_global_default(subscriber)
+            .map_err(|_| SetupError::SubscriberSet)?;
+        Ok(Some(Arc::new(crate::TracingRecorder)))
+    }
+    #[cfg(not(feature = "tracing-opentelemetry"))]
+    {
+        let _ = tracer;
+        install_fmt_only()?;
+        Ok(None)
     }
 }
 
@@ -499,6 +582,9 @@ pub enum SetupError {
     /// No exporter: without the `otlp` feature, give one with
     /// [`OtelSetup::exporter`].
     NoExporter,
+    /// `with_subscriber`, but a global `tracing` subscriber was already
+    /// set.
+    SubscriberSet,
 }
 
 impl fmt::Display for SetupError {
@@ -508,6 +594,10 @@ impl fmt::Display for SetupError {
             Self::Exporter(error) => write!(f, "the OTLP exporter: {error}"),
             Self::NoExporter => f.write_str(
                 "no exporter: enable trace-core's `otlp` feature, or give one with OtelSetup::exporter",
+            ),
+            Self::SubscriberSet => f.write_str(
+                "a global tracing subscriber is already set: drop OtelSetup::with_subscriber, or add \
+                 its layers to yours",
             ),
         }
     }
