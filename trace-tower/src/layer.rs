@@ -66,6 +66,27 @@ impl TraceContextLayer {
     }
 
     trace_core::__server_setters!();
+
+    /// An INFO event per request when its response's head is ready, as
+    /// tower-http's `on_response`: status, latency and the ids (default:
+    /// off). The same as `ServerTracing::log_responses` in trace-core.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_tower::TraceContextLayer;
+    ///
+    /// let layer = TraceContextLayer::new().log_responses(true);
+    /// # let _ = layer;
+    /// ```
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    #[must_use]
+    pub fn log_responses(mut self, log: bool) -> Self {
+        let tracing = self.tracing_mut();
+        *tracing = std::mem::take(tracing).log_responses(log);
+        self
+    }
 }
 
 impl From<ServerTracing> for TraceContextLayer {

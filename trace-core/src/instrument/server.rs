@@ -117,6 +117,8 @@ pub struct ServerTracing {
     new_correlation_id: fn() -> CorrelationId,
     response_trace_context: ResponseTraceContext,
     filter: Option<RequestFilter>,
+    #[cfg(feature = "tracing")]
+    log_responses: bool,
 }
 
 /// A started server request: its context (to put in the request's
@@ -170,6 +172,9 @@ pub struct ServerSpan {
     /// the server has the method (recorded as they are if the span is
     /// dropped first).
     held: Vec<Attribute<'static>>,
+    /// When the request started, when responses are logged.
+    #[cfg(feature = "tracing")]
+    started: Option<std::time::Instant>,
     /// The span's name and the request's attributes, kept for a filtered
     /// request whose trace records, in case it fails.
     /// Boxed: rare, and the span is moved with the request's future.
@@ -194,6 +199,8 @@ impl Default for ServerTracing {
             new_correlation_id: CorrelationId::new,
             response_trace_context: ResponseTraceContext::Off,
             filter: None,
+            #[cfg(feature = "tracing")]
+            log_responses: false,
         }
     }
 }
@@ -268,6 +275,26 @@ impl ServerTracing {
     #[must_use]
     pub fn echo_correlation_id(mut self, echo: bool) -> Self {
         self.echo_correlation_id = echo;
+        self
+    }
+
+    /// An INFO event (target `trace_core::response`) per request when its
+    /// response's head is ready, as tower-http's `on_response`: status,
+    /// latency, and the trace, span and correlation IDs (default: off).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::ServerTracing;
+    ///
+    /// let tracing = ServerTracing::new().log_responses(true);
+    /// # let _ = tracing;
+    /// ```
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    #[must_use]
+    pub fn log_responses(mut self, log: bool) -> Self {
+        self.log_responses = log;
         self
     }
 
@@ -382,6 +409,8 @@ impl ServerTracing {
                 span,
                 head: request.method() == Method::HEAD,
                 held,
+                #[cfg(feature = "tracing")]
+                started: self.log_responses.then(std::time::Instant::now),
                 deferred,
             },
             #[cfg(feature = "tracing")]
@@ -421,6 +450,10 @@ impl ServerTracing {
         body: B,
     ) -> SpanBody<B> {
         self.write_headers(context, &mut head.headers);
+        #[cfg(feature = "tracing")]
+        if let Some(started) = span.started {
+            log_response(context, Some(head.status.as_u16()), started);
+        }
         match self.protocol {
             Protocol::Http => {
                 let code = head.status.as_u16();
@@ -475,6 +508,10 @@ impl ServerTracing {
     /// The inner service failed with an error of type `E` (no response):
     /// the span ends as an error of that type.
     pub fn failed<E>(&self, span: ServerSpan, context: &TraceContext) {
+        #[cfg(feature = "tracing")]
+        if let Some(started) = span.started {
+            log_response(context, None, started);
+        }
         let status = Status::error(std::any::type_name::<E>());
         let (span, held) = self.span_for(span, context, &status);
         span.end(status, held);
@@ -533,6 +570,22 @@ impl ServerTracing {
             }
         }
     }
+}
+
+/// The event [`ServerTracing::log_responses`] asks for; `status` is `None`
+/// when the service failed without a response.
+#[cfg(feature = "tracing")]
+fn log_response(context: &TraceContext, status: Option<u16>, started: std::time::Instant) {
+    let latency = started.elapsed();
+    tracing::info!(
+        target: "trace_core::response",
+        trace_id = %context.trace_id(),
+        span_id = %context.span_id(),
+        correlation_id = context.correlation_id().map(CorrelationId::as_str),
+        status,
+        latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        "response"
+    );
 }
 
 impl Drop for ServerSpan {

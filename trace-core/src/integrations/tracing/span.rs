@@ -273,6 +273,36 @@ mod tests {
     }
 
     #[test]
+    fn responses_are_logged_when_asked() {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(buffer.clone())
+            .with_ansi(false)
+            .finish();
+        let request = http::Request::builder()
+            .header("x-request-id", "req-7")
+            .body(())
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            for log in [false, true] {
+                let tracing = crate::ServerTracing::new().log_responses(log);
+                let started = tracing.start(&request, Some("/x"), None);
+                let (mut head, ()) = http::Response::new(()).into_parts();
+                drop(tracing.response(started.span, &started.context, &mut head, String::new()));
+            }
+        });
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            out.matches("trace_core::response").count(),
+            1,
+            "only when asked: {out}"
+        );
+        assert!(out.contains("status=200"), "{out}");
+        assert!(out.contains("correlation_id=\"req-7\""), "{out}");
+        assert!(out.contains("latency_us="), "{out}");
+    }
+
+    #[test]
     fn span_names_follow_the_kind() {
         let cx = TraceContext::new_root(true);
         let subscriber = tracing_subscriber::fmt().with_writer(io::sink).finish();
