@@ -228,13 +228,12 @@ impl Middleware for TraceMiddleware {
             let Some(hop) = resend.follow(&response) else {
                 return Ok(response);
             };
-            if config.max_redirects == 0 {
-                return Ok(response);
-            }
             if redirects == config.max_redirects {
-                return Err(reqwest_middleware::Error::middleware(TooManyRedirects(
-                    config.max_redirects,
-                )));
+                // 0 hands every redirect back; past any other limit, an error.
+                return match config.max_redirects {
+                    0 => Ok(response),
+                    max => Err(reqwest_middleware::Error::middleware(TooManyRedirects(max))),
+                };
             }
             // Dropping the redirect's response ends its span.
             drop(response);

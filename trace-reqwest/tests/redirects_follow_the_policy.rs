@@ -138,6 +138,13 @@ fn parent() -> TraceContext {
         .with_correlation_id("req-1".parse().unwrap())
 }
 
+/// Sends `request` as a call made under `parent`; the response's text.
+async fn text_under(request: reqwest_middleware::RequestBuilder, parent: TraceContext) -> String {
+    async { request.send().await.unwrap().text().await.unwrap() }
+        .with_trace_context(parent)
+        .await
+}
+
 async fn finished(recorder: &InMemoryRecorder, n: usize) -> Vec<FinishedSpan> {
     for _ in 0..500 {
         let spans = recorder.finished();
@@ -160,7 +167,7 @@ async fn a_redirect_to_a_restricted_host_carries_only_what_it_allows() {
     );
     let parent = parent();
     let url = server.redirect(302, &server.url("localhost", "/echo"));
-    let text = async {
+    let text = text_under(
         client
             .get(url)
             // Set by hand, as a proxy handler copying the incoming request
@@ -168,15 +175,9 @@ async fn a_redirect_to_a_restricted_host_carries_only_what_it_allows() {
             .header("tracestate", "vendor=copied")
             .header("baggage", "hand=set")
             .header("x-request-id", "copied")
-            .header("authorization", "Bearer secret")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-    .with_trace_context(parent.clone())
+            .header("authorization", "Bearer secret"),
+        parent.clone(),
+    )
     .await;
     let at_landing = parse(&text);
     assert_eq!(
@@ -227,18 +228,12 @@ async fn the_policy_decides_again_at_every_hop() {
         server.addr.port(),
         percent_encode(&back)
     );
-    let text = async {
+    let text = text_under(
         client
             .get(server.redirect(302, &via_localhost))
-            .header("baggage", "hand=set")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-    .with_trace_context(parent())
+            .header("baggage", "hand=set"),
+        parent(),
+    )
     .await;
     let at_end = parse(&text);
     assert_eq!(at_end["baggage"], "tenant=acme", "{at_end:?}");
@@ -270,17 +265,10 @@ async fn a_client_that_follows_redirects_itself_is_an_error_that_says_how_to_bui
 
     // A redirect to a host allowed as much as the first is no leak: the
     // client may follow it.
-    let text = async {
-        client
-            .get(server.redirect(302, &server.url("127.0.0.1", "/echo")))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-    .with_trace_context(parent())
+    let text = text_under(
+        client.get(server.redirect(302, &server.url("127.0.0.1", "/echo"))),
+        parent(),
+    )
     .await;
     assert_eq!(parse(&text)["baggage"], "tenant=acme");
 
@@ -288,17 +276,10 @@ async fn a_client_that_follows_redirects_itself_is_an_error_that_says_how_to_bui
     let uniform = ClientBuilder::new(reqwest::Client::new())
         .with(TraceMiddleware::new().destinations(Propagate::TRACEPARENT))
         .build();
-    let text = async {
-        uniform
-            .get(server.redirect(302, &server.url("localhost", "/echo")))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-    .with_trace_context(parent())
+    let text = text_under(
+        uniform.get(server.redirect(302, &server.url("localhost", "/echo"))),
+        parent(),
+    )
     .await;
     let at = parse(&text);
     assert!(

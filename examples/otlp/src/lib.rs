@@ -21,7 +21,7 @@ use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
 use tower::ServiceBuilder;
-use trace_core::{OtelSetup, OtlpProtocol, Recorder, Telemetry};
+use trace_core::{OtelSetup, OtlpProtocol, Telemetry};
 use trace_reqwest::TraceMiddleware;
 use trace_tonic::{GrpcClient, GrpcClientLayer};
 use trace_tower::{ResponseTraceContext, TraceContextLayer};
@@ -50,10 +50,6 @@ pub fn telemetry(service: &'static str, endpoint: Option<&str>) -> Result<Teleme
         setup = setup.otlp_endpoint(endpoint);
     }
     Ok(setup.install()?)
-}
-
-fn recorder(telemetry: &Telemetry) -> std::sync::Arc<dyn Recorder> {
-    telemetry.recorder()
 }
 
 type Grpc = InventoryClient<GrpcClient<Channel>>;
@@ -121,7 +117,7 @@ impl Services {
         let mut tasks = Vec::new();
 
         let (listener, inventory) = listen().await?;
-        let layer = TraceContextLayer::new_for_grpc().recorder(recorder(&providers[2]));
+        let layer = TraceContextLayer::new_for_grpc().recorder(providers[2].recorder());
         tasks.push(tokio::spawn(async move {
             let _ = Server::builder()
                 .layer(layer)
@@ -134,27 +130,27 @@ impl Services {
         let channel = Endpoint::from_shared(format!("http://{inventory}"))?.connect_lazy();
         let grpc = InventoryClient::new(
             ServiceBuilder::new()
-                .layer(GrpcClientLayer::new().recorder(recorder(&providers[1])))
+                .layer(GrpcClientLayer::new().recorder(providers[1].recorder()))
                 .service(channel),
         );
         let app = Router::new()
             .route("/items/{id}", get(item))
             .with_state(grpc)
-            .layer(TraceContextLayer::new().recorder(recorder(&providers[1])));
+            .layer(TraceContextLayer::new().recorder(providers[1].recorder()));
         tasks.push(tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         }));
 
         let (listener, frontend) = listen().await?;
         let client = ClientBuilder::new(reqwest::Client::new())
-            .with(TraceMiddleware::new().recorder(recorder(&providers[0])))
+            .with(TraceMiddleware::new().recorder(providers[0].recorder()))
             .build();
         let app = Router::new()
             .route("/orders/{id}", get(order))
             .with_state((client, format!("http://{catalog}")))
             .layer(
                 TraceContextLayer::new()
-                    .recorder(recorder(&providers[0]))
+                    .recorder(providers[0].recorder())
                     .response_trace_context(ResponseTraceContext::ServerTiming),
             );
         tasks.push(tokio::spawn(async move {
