@@ -96,4 +96,30 @@ async fn one_span_per_operation_each_nested_where_it_ran() {
     assert_eq!(function.parent_span_id, server_a.span_context.span_id());
     assert_eq!(call.parent_span_id, function.span_context.span_id());
     assert_eq!(server_b.parent_span_id, call.span_context.span_id());
+
+    // Lean output: our spans carry no copy of their own ids and no
+    // location inside trace-core; the user's function keeps its location.
+    let keys = |span: &opentelemetry_sdk::trace::SpanData| -> Vec<String> {
+        span.attributes
+            .iter()
+            .map(|kv| kv.key.to_string())
+            .collect()
+    };
+    for ours in [server_a, call, server_b] {
+        let keys = keys(ours);
+        assert!(
+            keys.iter().all(|key| key != "trace_id"
+                && key != "span_id"
+                && key != "target"
+                && !key.starts_with("code.")),
+            "{}: {keys:?}",
+            ours.name
+        );
+        assert!(keys.iter().any(|key| key == "correlation_id"), "{keys:?}");
+    }
+    assert!(
+        keys(function).iter().any(|key| key == "code.line.number"),
+        "{:?}",
+        keys(function)
+    );
 }

@@ -233,7 +233,7 @@ pub use crate::integrations::opentelemetry::{
 };
 #[cfg(feature = "tracing-opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing-opentelemetry")))]
-pub use crate::integrations::tracing::TracingRecorder;
+pub use crate::integrations::tracing::{LeanSpans, TracingRecorder};
 // What a user types; the rest is reached by its module's path.
 pub use crate::{
     codec::{

@@ -190,7 +190,10 @@ impl OtelSetup {
         E: opentelemetry_sdk::trace::SpanExporter + 'static,
     {
         self.exporter = Some(Box::new(move |builder| {
-            builder.with_simple_exporter(exporter)
+            with_processor(
+                builder,
+                opentelemetry_sdk::trace::SimpleSpanProcessor::new(exporter),
+            )
         }));
         self
     }
@@ -268,7 +271,14 @@ impl OtelSetup {
         let builder = match self.exporter {
             Some(add) => add(builder),
             #[cfg(feature = "otlp")]
-            None => builder.with_batch_exporter(otlp_exporter(self.protocol, self.endpoint)?),
+            None => with_processor(
+                builder,
+                opentelemetry_sdk::trace::BatchSpanProcessor::builder(otlp_exporter(
+                    self.protocol,
+                    self.endpoint,
+                )?)
+                .build(),
+            ),
             #[cfg(not(feature = "otlp"))]
             None => return Err(SetupError::NoExporter),
         };
@@ -355,6 +365,19 @@ fn install_subscriber(
         install_fmt_only()?;
         Ok(None)
     }
+}
+
+/// Adds `processor`; with `tracing-opentelemetry`, behind [`LeanSpans`]
+/// (the spans `TracingRecorder` records carry fields only logs need).
+///
+/// [`LeanSpans`]: crate::LeanSpans
+fn with_processor(
+    builder: TracerProviderBuilder,
+    processor: impl opentelemetry_sdk::trace::SpanProcessor + 'static,
+) -> TracerProviderBuilder {
+    #[cfg(feature = "tracing-opentelemetry")]
+    let processor = crate::LeanSpans::new(processor);
+    builder.with_span_processor(processor)
 }
 
 fn sdk_disabled(value: Option<&str>) -> Result<bool, EnvVarError> {

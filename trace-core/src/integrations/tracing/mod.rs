@@ -9,4 +9,4 @@ mod span;
 pub(crate) use self::span::log_dropped;
 
 #[cfg(feature = "tracing-opentelemetry")]
-pub use self::opentelemetry::TracingRecorder;
+pub use self::opentelemetry::{LeanSpans, TracingRecorder};

@@ -100,6 +100,90 @@ impl RecordingSpan for TracingSpan {
     }
 }
 
+/// A span processor that takes out of the spans [`TracingRecorder`]
+/// records what only logs need: the `trace_id` and `span_id` fields (the
+/// span's own ids, again), and the `code.*` location and `target` that
+/// tracing-opentelemetry adds (a line inside trace-core, the same for
+/// every request). Spans made elsewhere (your `#[instrument]` functions)
+/// pass untouched. [`OtelSetup`](crate::OtelSetup) puts it in front of its
+/// exporter; wrap your own processor with it when you build the provider
+/// yourself.
+///
+/// # Examples
+///
+/// ```
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor};
+/// use trace_core::{LeanSpans, OtelIdGenerator};
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let provider = SdkTracerProvider::builder()
+///     .with_id_generator(OtelIdGenerator::default())
+///     .with_span_processor(LeanSpans::new(SimpleSpanProcessor::new(exporter.clone())))
+///     .build();
+/// # drop(provider);
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing-opentelemetry")))]
+#[derive(Debug)]
+pub struct LeanSpans<P> {
+    next: P,
+}
+
+impl<P> LeanSpans<P> {
+    /// Hands the trimmed spans to `next`.
+    pub const fn new(next: P) -> Self {
+        Self { next }
+    }
+}
+
+impl<P: opentelemetry_sdk::trace::SpanProcessor> opentelemetry_sdk::trace::SpanProcessor
+    for LeanSpans<P>
+{
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.next.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: opentelemetry_sdk::trace::SpanData) {
+        if records_its_own_ids(&span) {
+            span.attributes.retain(|kv| {
+                let key = kv.key.as_str();
+                !(matches!(key, "trace_id" | "span_id" | "target") || key.starts_with("code."))
+            });
+        }
+        self.next.on_end(span);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.next.force_flush()
+    }
+
+    fn shutdown_with_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.next.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.next.set_resource(resource);
+    }
+}
+
+/// Whether the span carries its own ids as `trace_id` and `span_id`
+/// attributes: one of ours, recorded through `tracing`.
+fn records_its_own_ids(span: &opentelemetry_sdk::trace::SpanData) -> bool {
+    let hex = |key: &str| {
+        span.attributes.iter().find_map(|kv| match &kv.value {
+            opentelemetry::Value::String(value) if kv.key.as_str() == key => {
+                u128::from_str_radix(value.as_str(), 16).ok()
+            }
+            _ => None,
+        })
+    };
+    let ids = &span.span_context;
+    hex("trace_id") == Some(u128::from_be_bytes(ids.trace_id().to_bytes()))
+        && hex("span_id") == Some(u128::from(u64::from_be_bytes(ids.span_id().to_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use opentelemetry::trace::{SpanKind as OtelSpanKind, TracerProvider as _};
