@@ -9,7 +9,9 @@ mod setup;
 
 pub use self::recorder::{OtelIdGenerator, OtelRecorder};
 #[cfg(feature = "tracing-opentelemetry")]
-pub(crate) use self::recorder::{link_context, otel_value, parent_context, with_our_ids};
+pub(crate) use self::recorder::{
+    check_provider, link_context, otel_value, parent_context, with_our_ids,
+};
 #[cfg(feature = "otlp")]
 pub use self::setup::OtlpProtocol;
 pub use self::setup::{OtelSetup, SetupError, Telemetry};

@@ -61,9 +61,10 @@ pub struct OtelIdGenerator {
 impl IdGenerator for OtelIdGenerator {
     fn new_trace_id(&self) -> OtelTraceId {
         // Taken, not read: one hand-off per span.
-        NEXT_TRACE_ID
-            .with(Cell::take)
-            .unwrap_or_else(|| self.random.new_trace_id())
+        NEXT_TRACE_ID.with(Cell::take).unwrap_or_else(|| {
+            warn_if_split_off();
+            self.random.new_trace_id()
+        })
     }
 
     fn new_span_id(&self) -> OtelSpanId {
@@ -208,9 +209,12 @@ pub(crate) static WARNED_SAMPLER: AtomicBool = AtomicBool::new(false);
 /// its children's), or its sampler dropped a span whose `sampled` flag
 /// went downstream (orphans). `OtelSetup` builds a provider with neither
 /// problem.
-fn check_provider<S: opentelemetry::trace::Span>(span: &S, cx: &TraceContext) {
-    let started = span.span_context();
-    if !span.is_recording() {
+pub(crate) fn check_provider(
+    recording: bool,
+    started: &opentelemetry::trace::SpanContext,
+    cx: &TraceContext,
+) {
+    if !recording {
         warn_once(
             &WARNED_SAMPLER,
             "trace-core: the OpenTelemetry provider's sampler dropped a span that trace-core sampled \
@@ -230,11 +234,38 @@ fn check_provider<S: opentelemetry::trace::Span>(span: &S, cx: &TraceContext) {
     }
 }
 
-fn warn_once(flag: &AtomicBool, message: &str) {
+/// Said once per process: a span started as a trace of its own inside a
+/// request.
+pub(crate) static WARNED_SPLIT_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Someone else's span (the SDK asks for a trace id only for a root) is
+/// starting a trace of its own while one of our requests is current: it
+/// will not be part of the request's trace. The usual cause is a
+/// tracing-opentelemetry layer that trace-core, built without its feature
+/// `tracing-opentelemetry`, cannot connect.
+fn warn_if_split_off() {
+    if TraceContext::current_traceparent().is_some() {
+        warn_once(
+            &WARNED_SPLIT_OFF,
+            "trace-core: a span was started as a trace of its own inside a request, so it is not \
+             part of the request's trace; for spans made with `#[instrument]` or `tracing` spans, \
+             enable the feature `tracing-opentelemetry` on trace-core and the adapters and record \
+             with trace_core::TracingRecorder (or set up with OtelSetup::with_subscriber); for \
+             spans started through the OpenTelemetry API, start them in \
+             TraceContext::current()'s to_otel_context()",
+        );
+    }
+}
+
+/// Says `message` once per process (`flag`): as a `tracing` warning when a
+/// subscriber takes it, else on standard error, so that it is never lost.
+pub(crate) fn warn_once(flag: &AtomicBool, message: &str) {
     if !flag.swap(true, Ordering::Relaxed) {
         #[cfg(feature = "tracing")]
-        tracing::warn!("{message}");
-        #[cfg(not(feature = "tracing"))]
+        if tracing::enabled!(tracing::Level::WARN) {
+            tracing::warn!("{message}");
+            return;
+        }
         eprintln!("{message}");
     }
 }
@@ -264,7 +295,11 @@ where
         let span = with_our_ids(cx, || {
             builder.start_with_context(&self.tracer, &parent_context(cx))
         });
-        check_provider(&span, cx);
+        check_provider(
+            opentelemetry::trace::Span::is_recording(&span),
+            opentelemetry::trace::Span::span_context(&span),
+            cx,
+        );
         Some(Box::new(OtelSpan { span }))
     }
 }

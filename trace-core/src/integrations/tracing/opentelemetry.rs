@@ -6,7 +6,9 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::span::new_span;
 use crate::{
-    integrations::opentelemetry::{link_context, otel_value, parent_context, with_our_ids},
+    integrations::opentelemetry::{
+        check_provider, link_context, otel_value, parent_context, with_our_ids,
+    },
     record::{Attribute, Recorder, RecordingSpan, SpanEnd, SpanStart, Status},
 };
 
@@ -64,8 +66,13 @@ impl Recorder for TracingRecorder {
             span.set_attribute(attribute.key, otel_value(attribute.value));
         }
         // Asking for the span's context starts it, here, on this thread:
-        // the id generator takes our ids.
-        with_our_ids(cx, || span.context());
+        // the id generator takes our ids (when the provider has ours).
+        let started = with_our_ids(cx, || span.context());
+        let started = opentelemetry::trace::TraceContextExt::span(&started);
+        // Without a tracing-opentelemetry layer there is no span to check.
+        if started.span_context().is_valid() {
+            check_provider(true, started.span_context(), cx);
+        }
         Some(Box::new(TracingSpan { span }))
     }
 }

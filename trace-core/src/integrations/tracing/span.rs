@@ -126,10 +126,52 @@ impl Span {
         }
         let span = context.tracing_span(name, kind);
         #[cfg(feature = "tracing-opentelemetry")]
-        if self.is_recording() {
-            warn_if_exported_twice(&span, context);
-        }
+        warn_if_exported_twice(&span, context, self.is_recording());
+        #[cfg(all(feature = "opentelemetry", not(feature = "tracing-opentelemetry")))]
+        warn_if_split(&span);
         span
+    }
+}
+
+/// Said once per process: a tracing-opentelemetry layer that trace-core,
+/// built without its feature `tracing-opentelemetry`, cannot connect.
+#[cfg(all(feature = "opentelemetry", not(feature = "tracing-opentelemetry")))]
+pub(crate) static WARNED_SPLIT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Without the feature `tracing-opentelemetry`, trace-core cannot give a
+/// tracing-opentelemetry layer the request's ids: the layer would export
+/// each request's `tracing` span as a trace of its own, with the
+/// `#[instrument]` spans under it, apart from the trace sent downstream.
+/// A layer shows itself by making the span's OpenTelemetry context current
+/// while it is entered. Said once, with the fix (until then, each request
+/// with a subscriber enters its span once more to ask).
+#[cfg(all(feature = "opentelemetry", not(feature = "tracing-opentelemetry")))]
+fn warn_if_split(span: &tracing::Span) {
+    use std::sync::atomic::Ordering;
+
+    use opentelemetry::trace::TraceContextExt as _;
+
+    if span.is_disabled() || WARNED_SPLIT.load(Ordering::Relaxed) {
+        return;
+    }
+    let current = || {
+        opentelemetry::Context::current()
+            .span()
+            .span_context()
+            .span_id()
+    };
+    let outside = current();
+    let inside = span.in_scope(current);
+    if inside != outside && !WARNED_SPLIT.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "trace-core: a tracing-opentelemetry layer exports each request's `tracing` span as a \
+             trace of its own, apart from the trace sent downstream (trace-core was built without \
+             its feature `tracing-opentelemetry`, so it cannot give that span the request's ids); \
+             enable the feature `tracing-opentelemetry` on trace-core and the adapters and record \
+             with trace_core::TracingRecorder, or set everything up with \
+             trace_core::OtelSetup::with_subscriber"
+        );
     }
 }
 
@@ -139,14 +181,15 @@ impl Span {
 pub(crate) static WARNED_TWICE: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
-/// For a request recorded by a recorder other than `TracingRecorder`: if a
+/// For a request not recorded by `TracingRecorder`: if a
 /// tracing-opentelemetry layer is installed, it exports this `tracing`
-/// span too, beside the recorder's span, so every operation would be
-/// exported twice. Said once, with the fix (until then, each recorded
-/// request asks the subscriber whether the span has an OpenTelemetry span
-/// of its own).
+/// span with ids of its own, beside the recorder's span (every operation
+/// exported twice) or, with no recorder, in place of it (ids that are not
+/// the ones sent downstream). Said once, with the fix (until then, each
+/// request asks the subscriber whether the span has a sampled
+/// OpenTelemetry span of its own).
 #[cfg(feature = "tracing-opentelemetry")]
-fn warn_if_exported_twice(span: &tracing::Span, context: &TraceContext) {
+fn warn_if_exported_twice(span: &tracing::Span, context: &TraceContext, recording: bool) {
     use std::sync::atomic::Ordering;
 
     use opentelemetry::trace::TraceContextExt as _;
@@ -159,15 +202,25 @@ fn warn_if_exported_twice(span: &tracing::Span, context: &TraceContext) {
     let ids = inner.span_context();
     // With a layer, the span has an OpenTelemetry span of its own.
     if ids.is_valid()
+        && ids.is_sampled()
         && ids.span_id().to_bytes() != context.span_id().to_bytes()
         && !WARNED_TWICE.swap(true, Ordering::Relaxed)
     {
-        tracing::warn!(
-            "trace-core: a tracing-opentelemetry layer exports each request's `tracing` span as well \
-             as the recorder's span, so every operation is exported twice; with that layer, record \
-             with trace_core::TracingRecorder instead (it exports the `tracing` span itself, with \
-             our ids)"
-        );
+        if recording {
+            tracing::warn!(
+                "trace-core: a tracing-opentelemetry layer exports each request's `tracing` span as \
+                 well as the recorder's span, so every operation is exported twice; with that \
+                 layer, record with trace_core::TracingRecorder instead (it exports the `tracing` \
+                 span itself, with our ids)"
+            );
+        } else {
+            tracing::warn!(
+                "trace-core: a tracing-opentelemetry layer exports each request's `tracing` span \
+                 with ids of its own, not the ones sent downstream, so the services below hang \
+                 from a span that is never exported; with that layer, record with \
+                 trace_core::TracingRecorder (it exports the `tracing` span with our ids)"
+            );
+        }
     }
 }
 
