@@ -65,6 +65,9 @@
 mod future;
 mod layer;
 mod service;
+#[cfg(feature = "viewer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "viewer")))]
+pub mod viewer;
 
 /// The response body of [`TraceContextService`]: the server span ends when
 /// the last frame has been sent, or as `cancelled` when the client goes away

@@ -25,6 +25,7 @@ use trace_core::{
     TraceParent,
     record::{RecordingSpan, SpanEnd, SpanStart},
 };
+use trace_tower::viewer::{self, TraceQuery};
 
 const HELP: &str = "\
 demo: three services, one process, one trace per request
@@ -35,11 +36,18 @@ OPTIONS:
   --service NAME        only traces that touch this service (gateway, users, inventory)
   --min-duration TIME   only traces at least this long (e.g. 50ms, 1s, 200us)
   --errors              only traces with an error
+  --json FILE           also write the traces shown to FILE, as Jaeger's /api/traces answers
+                        (\"data\"), with the dependencies as its /api/dependencies answers
+                        (\"dependencies\")
   --otlp                also export over OTLP, set up from the standard OTEL_* variables:
                         gRPC unless OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, to
                         OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4317, or
                         :4318 for http/protobuf); also on when that variable is set.
                         Every trace is sampled, so the backend holds what the demo prints.
+                        Jaeger's dependency graph also shows gateway -> gateway: it counts
+                        every parent-child pair of spans (the gateway's server span above its
+                        own client spans); the demo counts calls. The edges between two
+                        services are the same.
   --serve               after the workload, keep serving and print curl lines; Ctrl-C prints
   -h, --help            this text
 
@@ -51,6 +59,7 @@ struct Options {
     service: Option<String>,
     min_duration: Option<Duration>,
     errors: bool,
+    json: Option<std::path::PathBuf>,
     otlp: bool,
     serve: bool,
 }
@@ -68,7 +77,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(seconds).ok()
 }
 
-/// A hand-written parser: five flags do not need a dependency.
+/// A hand-written parser: six flags do not need a dependency.
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
     let mut options = Options::default();
     let mut args = args.into_iter();
@@ -81,6 +90,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
                     Some(parse_duration(&value).ok_or(format!("not a duration: {value}"))?);
             }
             "--errors" => options.errors = true,
+            "--json" => options.json = Some(args.next().ok_or("--json needs a FILE")?.into()),
             "--otlp" => options.otlp = true,
             "--serve" => options.serve = true,
             "-h" | "--help" => return Err(HELP.to_owned()),
@@ -124,7 +134,9 @@ struct Step {
     headers: &'static [(&'static str, &'static str)],
 }
 
-const OUTSIDE: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+/// Stands for the outside caller's `traceparent`, new in each run (so that
+/// runs into one backend do not share a trace).
+const OUTSIDE: &str = "(the caller's traceparent)";
 
 const WORKLOAD: &[Step] = &[
     Step {
@@ -188,11 +200,15 @@ async fn run_workload(
 ) -> Result<HashMap<TraceId, Label>, Box<dyn std::error::Error>> {
     let client = reqwest::Client::new();
     let mut labels = HashMap::new();
+    let outside = trace_core::TraceContext::new_root(true)
+        .traceparent()
+        .to_string();
     println!("workload:");
     for step in WORKLOAD {
         let mut request = client.get(format!("http://{gateway}{}", step.path));
-        for (name, value) in step.headers {
-            request = request.header(*name, *value);
+        for &(name, value) in step.headers {
+            let value = if value == OUTSIDE { &outside } else { value };
+            request = request.header(name, value);
         }
         let started = Instant::now();
         let response = request.send().await?;
@@ -309,12 +325,15 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let first_at_users = services.first_at_users.get().cloned().unwrap_or_default();
     services.stop().await;
 
-    let all = report::traces(store.finished());
-    let shown: Vec<_> = all
+    let query = TraceQuery {
+        service: options.service.clone(),
+        min_duration: options.min_duration,
+        errors: options.errors,
+        ..TraceQuery::default()
+    };
+    let shown: Vec<_> = viewer::traces(store.finished())
         .into_iter()
-        .filter(|t| options.service.as_deref().is_none_or(|s| t.touches(s)))
-        .filter(|t| options.min_duration.is_none_or(|d| t.duration() >= d))
-        .filter(|t| !options.errors || t.has_error())
+        .filter(|t| query.matches(t))
         .collect();
     // How propagation works, once: what the gateway sent users for the
     // first request, as it went over the wire.
@@ -337,6 +356,13 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         println!();
     }
     print!("{}", report::summary(&shown, style));
+    if let Some(path) = &options.json {
+        let mut json = viewer::traces_json(&shown);
+        json["dependencies"] =
+            viewer::dependencies_json(&viewer::dependencies(&shown))["data"].take();
+        std::fs::write(path, serde_json::to_vec_pretty(&json)?)?;
+        println!("traces written to {}", path.display());
+    }
 
     if !providers.is_empty() {
         // The closure holds the other handles to each set-up.

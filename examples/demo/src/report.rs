@@ -1,12 +1,9 @@
 //! What the demo prints: each trace as a waterfall, then a summary.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    fmt::Write as _,
-    time::{Duration, SystemTime},
-};
+use std::{fmt::Write as _, time::Duration};
 
-use trace_core::{FinishedSpan, SpanId, SpanKind, TraceId};
+use trace_core::{FinishedSpan, SpanKind};
+use trace_tower::viewer::{Trace, dependencies};
 
 /// How to print: colours or not, block characters or not.
 #[derive(Debug, Clone, Copy)]
@@ -23,97 +20,6 @@ impl Style {
             text.to_owned()
         }
     }
-}
-
-/// One trace: its spans in tree order, each with its depth.
-#[derive(Debug)]
-pub(crate) struct Trace {
-    /// The trace id.
-    pub(crate) trace_id: TraceId,
-    /// The spans, parents before children, siblings by start time.
-    pub(crate) spans: Vec<(usize, FinishedSpan)>,
-}
-
-impl Trace {
-    fn start(&self) -> SystemTime {
-        self.spans
-            .iter()
-            .map(|(_, s)| s.start_time)
-            .min()
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-    }
-
-    fn end(&self) -> SystemTime {
-        self.spans
-            .iter()
-            .map(|(_, s)| s.end_time)
-            .max()
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-    }
-
-    /// From the first start to the last end.
-    pub(crate) fn duration(&self) -> Duration {
-        self.end().duration_since(self.start()).unwrap_or_default()
-    }
-
-    /// Whether any span failed.
-    pub(crate) fn has_error(&self) -> bool {
-        self.spans.iter().any(|(_, s)| s.status.is_error())
-    }
-
-    /// Whether a span of `service` is in it.
-    pub(crate) fn touches(&self, service: &str) -> bool {
-        self.spans
-            .iter()
-            .any(|(_, s)| s.service.as_deref() == Some(service))
-    }
-}
-
-/// Groups spans into traces, in the order the traces started.
-pub(crate) fn traces(spans: Vec<FinishedSpan>) -> Vec<Trace> {
-    let mut by_trace: HashMap<TraceId, Vec<FinishedSpan>> = HashMap::new();
-    for span in spans {
-        by_trace.entry(span.trace_id).or_default().push(span);
-    }
-    let mut traces: Vec<Trace> = by_trace
-        .into_iter()
-        .map(|(trace_id, spans)| Trace {
-            trace_id,
-            spans: tree(spans),
-        })
-        .collect();
-    traces.sort_by_key(Trace::start);
-    traces
-}
-
-fn tree(mut spans: Vec<FinishedSpan>) -> Vec<(usize, FinishedSpan)> {
-    spans.sort_by_key(|s| s.start_time);
-    let ids: Vec<SpanId> = spans.iter().map(|s| s.span_id).collect();
-    let mut children: HashMap<Option<SpanId>, Vec<usize>> = HashMap::new();
-    for (i, span) in spans.iter().enumerate() {
-        // A parent we did not record (the caller's, outside) makes a root.
-        let parent = span.parent_span_id.filter(|p| ids.contains(p));
-        children.entry(parent).or_default().push(i);
-    }
-    let mut order = Vec::with_capacity(spans.len());
-    let mut stack: Vec<(usize, usize)> = children
-        .get(&None)
-        .into_iter()
-        .flatten()
-        .rev()
-        .map(|&i| (0, i))
-        .collect();
-    while let Some((depth, i)) = stack.pop() {
-        order.push((depth, i));
-        if let Some(kids) = children.get(&Some(spans[i].span_id)) {
-            stack.extend(kids.iter().rev().map(|&k| (depth + 1, k)));
-        }
-    }
-    let mut slots: Vec<Option<FinishedSpan>> = spans.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|(depth, i)| Some((depth, slots[i].take()?)))
-        .collect()
 }
 
 /// `1.2 ms`, `153 ms`, `2.01 s`.
@@ -169,7 +75,7 @@ pub(crate) struct Label {
 /// One trace as a waterfall.
 pub(crate) fn waterfall(trace: &Trace, label: Option<&Label>, style: Style) -> String {
     let mut out = String::new();
-    let Some((_, root)) = trace.spans.first() else {
+    let Some(root) = trace.root() else {
         return out;
     };
     let _ = writeln!(
@@ -202,7 +108,8 @@ pub(crate) fn waterfall(trace: &Trace, label: Option<&Label>, style: Style) -> S
         );
     }
     let mut sides_differ = false;
-    for (depth, span) in &trace.spans {
+    for row in &trace.spans {
+        let (depth, span) = (row.depth, &row.span);
         let service = span.service.as_deref().unwrap_or("?");
         // A client span says where it went: the service that answered
         // (the server span under it), else the address it called.
@@ -210,7 +117,7 @@ pub(crate) fn waterfall(trace: &Trace, label: Option<&Label>, style: Style) -> S
             let server = trace
                 .spans
                 .iter()
-                .map(|(_, s)| s)
+                .map(|row| &row.span)
                 .find(|s| s.parent_span_id == Some(span.span_id) && s.kind == SpanKind::Server);
             if let Some(server) = server
                 && span.status.is_error()
@@ -232,7 +139,7 @@ pub(crate) fn waterfall(trace: &Trace, label: Option<&Label>, style: Style) -> S
             Some(callee) if !span.name.contains('/') => format!("{} {callee}", span.name),
             _ => span.name.clone(),
         };
-        let name = format!("{}{}", "  ".repeat(*depth), name);
+        let name = format!("{}{}", "  ".repeat(depth), name);
         let status = match span.status.error_type() {
             Some(error) => style.paint("1;31", &format!("ERROR {error}")),
             None => style.paint("32", "ok"),
@@ -263,7 +170,7 @@ pub(crate) fn waterfall(trace: &Trace, label: Option<&Label>, style: Style) -> S
 pub(crate) fn summary(traces: &[Trace], style: Style) -> String {
     let spans: Vec<&FinishedSpan> = traces
         .iter()
-        .flat_map(|t| t.spans.iter().map(|(_, s)| s))
+        .flat_map(|t| t.spans.iter().map(|row| &row.span))
         .collect();
     let errors = spans.iter().filter(|s| s.status.is_error()).count();
     let mut out = String::new();
@@ -285,35 +192,15 @@ pub(crate) fn summary(traces: &[Trace], style: Style) -> String {
             human(slowest.duration())
         );
     }
-    // A client span's children in another service are the calls it made.
-    let by_id: HashMap<(TraceId, SpanId), &FinishedSpan> = spans
-        .iter()
-        .map(|s| ((s.trace_id, s.span_id), *s))
-        .collect();
-    let mut calls: BTreeMap<(String, String, &str), usize> = BTreeMap::new();
-    for span in &spans {
-        let Some(parent) = span
-            .parent_span_id
-            .and_then(|p| by_id.get(&(span.trace_id, p)))
-        else {
-            continue;
-        };
-        if parent.kind != SpanKind::Client || span.kind != SpanKind::Server {
-            continue;
-        }
-        let protocol = if span.attribute("rpc.system").is_some() {
-            "gRPC"
-        } else {
-            "HTTP"
-        };
-        let from = parent.service.clone().unwrap_or_default().to_string();
-        let to = span.service.clone().unwrap_or_default().to_string();
-        *calls.entry((from, to, protocol)).or_default() += 1;
-    }
     let _ = writeln!(out, "  dependencies:");
-    for ((from, to, protocol), n) in calls {
+    for call in dependencies(traces) {
+        let n = call.call_count;
         let plural = if n == 1 { "call" } else { "calls" };
-        let _ = writeln!(out, "    {from} -> {to} ({protocol}, {n} {plural})");
+        let _ = writeln!(
+            out,
+            "    {} -> {} ({}, {n} {plural})",
+            call.parent, call.child, call.protocol
+        );
     }
     out
 }

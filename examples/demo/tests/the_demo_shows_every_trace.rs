@@ -133,20 +133,18 @@ fn seven_requests_seven_connected_traces() {
     );
     assert_eq!(out.matches("on the wire").count(), 1, "once");
 
-    let partner = traces.iter().find(|t| t[1].contains("a partner")).unwrap();
-    assert!(
-        partner[0].starts_with("0af7651916cd43dd8448eb211c80319c"),
-        "continued: {partner:#?}"
-    );
+    // Both outside callers send the same traceparent, new in each run:
+    // the partner's trace continues it, the untrusted caller's links to it.
     let untrusted = traces.iter().find(|t| t[1].contains("untrusted")).unwrap();
-    assert!(
-        !untrusted[0].starts_with("0af7651916cd43dd8448eb211c80319c"),
-        "{untrusted:#?}"
-    );
-    assert!(
-        untrusted[2].contains("linked to its trace 0af7651916cd43dd8448eb211c80319c"),
-        "{untrusted:#?}"
-    );
+    let outside = untrusted[2]
+        .split("linked to its trace ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{untrusted:#?}"));
+    assert_eq!(outside.len(), 32, "{untrusted:#?}");
+    assert!(!untrusted[0].starts_with(outside), "{untrusted:#?}");
+    let partner = traces.iter().find(|t| t[1].contains("a partner")).unwrap();
+    assert!(partner[0].starts_with(outside), "continued: {partner:#?}");
 
     assert!(out.contains("7 traces, 33 spans"), "{out}");
     // The edge trusts the partner's key only: the partner's baggage is
@@ -187,8 +185,6 @@ fn queries_select_traces() {
 fn trace_ids<'a>(traces: &[Vec<&'a str>]) -> Vec<&'a str> {
     traces.iter().map(|t| &t[0][..32]).collect()
 }
-
-const OUTSIDE_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otlp_sends_every_span_to_the_endpoint() {
@@ -246,7 +242,6 @@ async fn otlp_sends_every_span_to_the_endpoint() {
     // The partner's trace continues; the untrusted caller's root is
     // linked to the trace it sent.
     let ids = trace_ids(&shown);
-    assert_eq!(ids[5], OUTSIDE_TRACE);
     let untrusted = by_trace[ids[6]]
         .iter()
         .find(|s| s.span.parent_span_id.is_empty())
@@ -257,7 +252,7 @@ async fn otlp_sends_every_span_to_the_endpoint() {
         .iter()
         .map(|l| l.trace_id.iter().map(|b| format!("{b:02x}")).collect())
         .collect();
-    assert_eq!(linked, [OUTSIDE_TRACE], "{untrusted:#?}");
+    assert_eq!(linked, [ids[5].clone()], "{untrusted:#?}");
 }
 
 /// `--serve` keeps the services up after the workload; a request sent
@@ -283,8 +278,9 @@ async fn serve_keeps_serving_until_interrupted() {
             .unwrap(),
     );
     let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
-    let (stdout, url) = tokio::task::spawn_blocking(move || {
+    let (stdout, url, partner) = tokio::task::spawn_blocking(move || {
         let mut url = None;
+        let mut partner = None;
         let mut line = String::new();
         loop {
             line.clear();
@@ -292,12 +288,15 @@ async fn serve_keeps_serving_until_interrupted() {
             if let Some(rest) = line.trim().strip_prefix("curl -i http://") {
                 url.get_or_insert_with(|| format!("http://{rest}"));
             }
-            // The partner line's trace is its own, not the workload's.
-            if line.contains("traceparent: ") {
-                assert!(!line.contains("0af7651916cd43dd8448eb211c80319c"), "{line}");
+            if let Some(sent) = line.split("-H 'traceparent: ").nth(1) {
+                partner = sent.get(3..35).map(str::to_owned);
             }
             if line.starts_with("Ctrl-C") {
-                return (stdout, url.expect("a curl line"));
+                return (
+                    stdout,
+                    url.expect("a curl line"),
+                    partner.expect("a partner line"),
+                );
             }
         }
     })
@@ -334,6 +333,11 @@ async fn serve_keeps_serving_until_interrupted() {
     .unwrap();
     let shown = traces(&out);
     assert_eq!(shown.len(), 8, "the workload's 7 and ours: {out}");
+    // The partner line's trace is its own, not one of the workload's.
+    assert!(
+        !trace_ids(&shown).contains(&partner.as_str()),
+        "{partner}: {out}"
+    );
     assert_eq!(trace_ids(&shown)[7], trace_id, "{out}");
     assert_eq!(
         shown[7].iter().filter(|l| l.contains('|')).count(),

@@ -1,0 +1,33 @@
+//! A trace viewer over the spans an application recorded (feature
+//! `viewer`): the traces grouped and queried, the calls between services,
+//! and the JSON of Jaeger's query API.
+//!
+//! The spans come from an [`InMemoryRecorder`](trace_core::InMemoryRecorder)
+//! (or any list of [`FinishedSpan`](trace_core::FinishedSpan)s):
+//!
+//! ```
+//! use trace_core::InMemoryRecorder;
+//! use trace_tower::viewer::{TraceQuery, dependencies, traces, traces_json};
+//!
+//! let store = InMemoryRecorder::new(10_000);
+//! // ... the application records into `store` ...
+//! let all = traces(store.finished());
+//! let failed: Vec<_> = all
+//!     .into_iter()
+//!     .filter(|t| TraceQuery { errors: true, ..TraceQuery::default() }.matches(t))
+//!     .collect();
+//! let json = traces_json(&failed);
+//! assert_eq!(json["data"].as_array().map(Vec::len), Some(0));
+//! # let _ = dependencies(&failed);
+//! ```
+//!
+//! Span data comes from requests (paths, user agents): show it only to
+//! those who may see it.
+
+mod jaeger;
+mod model;
+
+pub use self::{
+    jaeger::{dependencies_json, traces_json},
+    model::{Dependency, Row, Trace, TraceQuery, dependencies, traces},
+};
