@@ -252,7 +252,7 @@ async fn otlp_sends_every_span_to_the_endpoint() {
         .iter()
         .map(|l| l.trace_id.iter().map(|b| format!("{b:02x}")).collect())
         .collect();
-    assert_eq!(linked, [ids[5].clone()], "{untrusted:#?}");
+    assert_eq!(linked, [ids[5]], "{untrusted:#?}");
 }
 
 /// `--serve` keeps the services up after the workload; a request sent
