@@ -47,7 +47,9 @@ OPTIONS:
                         Jaeger's dependency graph also shows gateway -> gateway: it counts
                         every parent-child pair of spans (the gateway's server span above its
                         own client spans); the demo counts calls. The edges between two
-                        services are the same.
+                        services are the same. Jaeger v1.76.0's memory storage finds nothing
+                        for the tag error=true (its bug, jaegertracing/jaeger#8217);
+                        --errors selects the traces its UI marks as failed.
   --serve               after the workload, keep serving and print curl lines; Ctrl-C prints
   -h, --help            this text
 

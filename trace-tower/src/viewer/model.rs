@@ -13,12 +13,12 @@ use trace_core::{FinishedSpan, SpanId, SpanKind, TraceId};
 /// # Examples
 ///
 /// ```
-/// use trace_core::{InMemoryRecorder, Recorder as _, SpanKind, SpanStart, TraceContext};
+/// use trace_core::{InMemoryRecorder, Recorder as _, SpanKind, Status, TraceContext, record::{SpanEnd, SpanStart}};
 /// use trace_tower::viewer::traces;
 ///
 /// let store = InMemoryRecorder::new(100).service("gateway");
 /// let cx = TraceContext::new_root(true);
-/// store.start(SpanStart::new(&cx, "GET /", SpanKind::Server)).unwrap().end(Default::default());
+/// store.start(SpanStart::new(&cx, "GET /", SpanKind::Server)).unwrap().end(SpanEnd::new(Status::Unset));
 /// let all = traces(store.finished());
 /// assert_eq!(all[0].trace_id, cx.trace_id());
 /// assert!(all[0].touches("gateway"));
@@ -37,10 +37,10 @@ pub struct Trace {
 /// # Examples
 ///
 /// ```
-/// # use trace_core::{InMemoryRecorder, Recorder as _, SpanKind, SpanStart, TraceContext};
+/// # use trace_core::{InMemoryRecorder, Recorder as _, SpanKind, Status, TraceContext, record::{SpanEnd, SpanStart}};
 /// # let store = InMemoryRecorder::new(100);
 /// # let cx = TraceContext::new_root(true);
-/// # store.start(SpanStart::new(&cx, "GET /", SpanKind::Server)).unwrap().end(Default::default());
+/// # store.start(SpanStart::new(&cx, "GET /", SpanKind::Server)).unwrap().end(SpanEnd::new(Status::Unset));
 /// let trace = &trace_tower::viewer::traces(store.finished())[0];
 /// let row = &trace.spans[0];
 /// assert_eq!((row.depth, row.span.name.as_str()), (0, "GET /"));
@@ -237,10 +237,10 @@ impl TraceQuery {
 /// # Examples
 ///
 /// ```
-/// # use trace_core::{InMemoryRecorder, Recorder as _, SpanKind, SpanStart, TraceContext};
+/// # use trace_core::{InMemoryRecorder, Recorder as _, SpanKind, Status, TraceContext, record::{SpanEnd, SpanStart}};
 /// # let store = InMemoryRecorder::new(100);
 /// # let cx = TraceContext::new_root(true);
-/// # store.start(SpanStart::new(&cx, "GET /", SpanKind::Server)).unwrap().end(Default::default());
+/// # store.start(SpanStart::new(&cx, "GET /", SpanKind::Server)).unwrap().end(SpanEnd::new(Status::Unset));
 /// use trace_tower::viewer::{dependencies, traces};
 ///
 /// for call in dependencies(&traces(store.finished())) {
@@ -311,4 +311,168 @@ pub fn dependencies(traces: &[Trace]) -> Vec<Dependency> {
             },
         )
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use trace_core::{
+        InMemoryRecorder, Recorder as _, SpanKind, Status, TraceContext,
+        record::{SpanEnd, SpanStart},
+    };
+
+    use super::*;
+
+    /// gateway (server) -> gateway (client) -> users (server, failing),
+    /// the whole lasting `millis`.
+    fn call(store: &InMemoryRecorder, millis: u64, fail: bool) -> TraceId {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000 + millis);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let span = |service: &str, cx: &TraceContext, name: &str, kind, from, to, status| {
+            let mut start = SpanStart::new(cx, name, kind);
+            start.start_time = at(from);
+            let recording = store.service(service).start(start).unwrap();
+            let mut end = SpanEnd::new(status);
+            end.end_time = at(to);
+            recording.end(end);
+        };
+        let server = TraceContext::new_root(true);
+        let client = server.child();
+        let users = client.child();
+        let status = if fail {
+            Status::error("500")
+        } else {
+            Status::Unset
+        };
+        span(
+            "users",
+            &users,
+            "GET /users/{id}",
+            SpanKind::Server,
+            2,
+            millis - 2,
+            status.clone(),
+        );
+        span(
+            "gateway",
+            &client,
+            "GET",
+            SpanKind::Client,
+            1,
+            millis - 1,
+            status,
+        );
+        span(
+            "gateway",
+            &server,
+            "GET /checkout",
+            SpanKind::Server,
+            0,
+            millis,
+            Status::Unset,
+        );
+        server.trace_id()
+    }
+
+    #[test]
+    fn traces_are_trees_and_queries_select_them() {
+        let store = InMemoryRecorder::new(100);
+        let fast = call(&store, 10, false);
+        let slow = call(&store, 500, true);
+        let all = traces(store.finished());
+        assert_eq!(all.len(), 2);
+        let depths: Vec<(usize, &str)> = all[0]
+            .spans
+            .iter()
+            .map(|row| (row.depth, row.span.name.as_str()))
+            .collect();
+        assert_eq!(
+            depths,
+            [(0, "GET /checkout"), (1, "GET"), (2, "GET /users/{id}")]
+        );
+        assert_eq!(all[1].services(), ["gateway", "users"]);
+        assert_eq!(all[1].duration(), Duration::from_millis(500));
+
+        let ids = |query: TraceQuery| -> Vec<TraceId> {
+            all.iter()
+                .filter(|t| query.matches(t))
+                .map(|t| t.trace_id)
+                .collect()
+        };
+        assert_eq!(ids(TraceQuery::default()), [fast, slow]);
+        let slow_only = TraceQuery {
+            min_duration: Some(Duration::from_millis(300)),
+            ..TraceQuery::default()
+        };
+        assert_eq!(ids(slow_only), [slow]);
+        let fast_only = TraceQuery {
+            max_duration: Some(Duration::from_millis(300)),
+            ..TraceQuery::default()
+        };
+        assert_eq!(ids(fast_only), [fast]);
+        assert_eq!(
+            ids(TraceQuery {
+                errors: true,
+                ..TraceQuery::default()
+            }),
+            [slow]
+        );
+        let operation = |service: &str, name: &str| TraceQuery {
+            service: Some(service.to_owned()),
+            operation: Some(name.to_owned()),
+            ..TraceQuery::default()
+        };
+        assert_eq!(ids(operation("users", "GET /users/{id}")).len(), 2);
+        assert!(
+            ids(operation("gateway", "GET /users/{id}")).is_empty(),
+            "of that service"
+        );
+        assert!(
+            ids(TraceQuery {
+                service: Some("nobody".into()),
+                ..TraceQuery::default()
+            })
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn dependencies_count_calls_and_failures() {
+        let store = InMemoryRecorder::new(100);
+        call(&store, 10, false);
+        call(&store, 10, true);
+        call(&store, 10, false);
+        let deps = dependencies(&traces(store.finished()));
+        assert_eq!(
+            deps,
+            [Dependency {
+                parent: "gateway".into(),
+                child: "users".into(),
+                protocol: "HTTP",
+                call_count: 3,
+                error_count: 1,
+            }]
+        );
+    }
+
+    #[test]
+    fn a_cycle_of_parents_still_shows_every_span() {
+        // Two spans naming each other as parent: no root.
+        let store = InMemoryRecorder::new(100);
+        let a = TraceContext::new_root(true);
+        let b = a.child();
+        let a_under_b = b.child();
+        for cx in [&b, &a_under_b] {
+            store
+                .start(SpanStart::new(cx, "x", SpanKind::Internal))
+                .unwrap()
+                .end(SpanEnd::new(Status::Unset));
+        }
+        let mut spans = store.finished();
+        spans[0].parent_span_id = Some(spans[1].span_id);
+        spans[1].parent_span_id = Some(spans[0].span_id);
+        let all = traces(spans);
+        assert_eq!(all[0].spans.len(), 2);
+    }
 }
