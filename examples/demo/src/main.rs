@@ -50,7 +50,8 @@ OPTIONS:
                         services are the same. Jaeger v1.76.0's memory storage finds nothing
                         for the tag error=true (its bug, jaegertracing/jaeger#8217);
                         --errors selects the traces its UI marks as failed.
-  --serve               after the workload, keep serving and print curl lines; Ctrl-C prints
+  --serve               after the workload, keep serving, with the trace viewer on a port of
+                        its own (its URL is printed), and print curl lines; Ctrl-C prints
   -h, --help            this text
 
 Colours are off when NO_COLOR is set or the output is not a terminal.";
@@ -312,6 +313,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
     if options.serve {
         let gateway = services.gateway;
+        // The trace viewer over the demo's store, on a port of its own.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let viewer = listener.local_addr()?;
+        let router = viewer::Viewer::new(store.clone()).router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        println!("the traces in a browser: http://{viewer}/");
         println!("serving; try:");
         println!("  curl -i http://{gateway}/checkout/42");
         println!("  curl -i 'http://{gateway}/checkout/42?user=broken'");

@@ -9,7 +9,7 @@ use std::{
 };
 
 use crate::{
-    codec::{SpanId, TraceId, TraceParent},
+    codec::{CorrelationId, SpanId, TraceId, TraceParent},
     record::{
         Attribute, Limits, Recorder, RecordingSpan, SpanEnd, SpanKind, SpanStart, Status, Value,
     },
@@ -44,6 +44,8 @@ pub struct FinishedSpan {
     pub parent_is_remote: bool,
     /// The incoming `traceparent` of a restarted trace.
     pub link: Option<TraceParent>,
+    /// The request's correlation ID, when its context has one.
+    pub correlation_id: Option<CorrelationId>,
     /// The span's name.
     pub name: String,
     /// The span's kind.
@@ -276,6 +278,7 @@ impl Recorder for InMemoryRecorder {
                 parent_span_id: cx.parent_span_id(),
                 parent_is_remote: cx.is_parent_remote(),
                 link: cx.link(),
+                correlation_id: cx.correlation_id().cloned(),
                 // The name too may come from a request (a gRPC path).
                 name: self.limits.cut_str(span.name).to_owned(),
                 kind: span.kind,

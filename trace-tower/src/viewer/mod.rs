@@ -24,10 +24,16 @@
 //! Span data comes from requests (paths, user agents): show it only to
 //! those who may see it.
 
+mod analysis;
 mod jaeger;
 mod model;
+mod pages;
+mod query;
+mod service;
 
 pub use self::{
+    analysis::{Operation, Segment, critical_path, self_times, slowest_operations},
     jaeger::{dependencies_json, traces_json},
     model::{Dependency, Row, Trace, TraceQuery, dependencies, traces},
+    service::{SpanSource, Viewer},
 };

@@ -1,0 +1,464 @@
+//! The pages: what each shows, computed here, and the templates in
+//! `templates/viewer/` (askama: every value escaped, no script).
+
+use std::{
+    collections::HashSet,
+    time::{Duration, SystemTime},
+};
+
+use askama::Template;
+use trace_core::{FinishedSpan, SpanKind, Value};
+
+use super::{
+    analysis::{critical_path, self_times, slowest_operations},
+    model::{Dependency, Trace},
+    query::Filter,
+};
+
+/// `1.2 ms`, `153 ms`, `2.01 s`.
+pub(crate) fn human(duration: Duration) -> String {
+    let micros = duration.as_micros();
+    if micros < 1_000 {
+        format!("{micros} µs")
+    } else if micros < 10_000 {
+        format!("{:.1} ms", duration.as_secs_f64() * 1e3)
+    } else if micros < 1_000_000 {
+        format!("{} ms", micros / 1_000)
+    } else {
+        format!("{:.2} s", duration.as_secs_f64())
+    }
+}
+
+/// `2026-12-02 02:41:41.123` (UTC); days to a date by Howard Hinnant's
+/// `civil_from_days`.
+pub(crate) fn utc(time: SystemTime) -> String {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = since.as_secs();
+    let days = i64::try_from(seconds / 86_400).unwrap_or_default();
+    let rest = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60,
+        since.subsec_millis()
+    )
+}
+
+/// A colour per service, the same on every page: a hue from its name.
+pub(crate) fn colour(service: &str) -> String {
+    let hash = service.bytes().fold(2_166_136_261_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16_777_619)
+    });
+    format!("hsl({}, 55%, 45%)", hash % 360)
+}
+
+fn value(value: &Value<'_>) -> String {
+    match value {
+        Value::Str(text) => text.to_string(),
+        Value::I64(n) => n.to_string(),
+        Value::F64(x) => x.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn kind(kind: SpanKind) -> &'static str {
+    kind.as_str()
+}
+
+/// A trace in the list.
+pub(crate) struct TraceLine {
+    pub(crate) id: String,
+    pub(crate) service: String,
+    pub(crate) colour: String,
+    pub(crate) name: String,
+    pub(crate) start: String,
+    pub(crate) duration: String,
+    pub(crate) spans: usize,
+    pub(crate) services: String,
+    pub(crate) error: bool,
+    /// The bar's width, against the slowest trace listed (percent).
+    pub(crate) width: f64,
+}
+
+/// An operation in the slowest list.
+pub(crate) struct OperationLine {
+    pub(crate) service: String,
+    pub(crate) name: String,
+    pub(crate) count: usize,
+    pub(crate) p50: String,
+    pub(crate) p99: String,
+}
+
+#[derive(Template)]
+#[template(path = "viewer/list.html")]
+pub(crate) struct ListPage<'a> {
+    pub(crate) base: &'a str,
+    pub(crate) filter: &'a Filter,
+    pub(crate) services: Vec<String>,
+    pub(crate) traces: Vec<TraceLine>,
+    pub(crate) matched: usize,
+    pub(crate) stored: usize,
+    pub(crate) slowest: Vec<OperationLine>,
+}
+
+impl<'a> ListPage<'a> {
+    pub(crate) fn new(base: &'a str, filter: &'a Filter, all: &[Trace], shown: &[&Trace]) -> Self {
+        let mut services: Vec<String> = all
+            .iter()
+            .flat_map(Trace::services)
+            .map(str::to_owned)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        services.dedup();
+        let longest = shown
+            .iter()
+            .map(|t| t.duration())
+            .max()
+            .unwrap_or_default()
+            .as_secs_f64()
+            .max(1e-9);
+        let traces = shown
+            .iter()
+            .take(filter.limit)
+            .map(|trace| {
+                let root = trace.root();
+                let service = root
+                    .and_then(|r| r.service.as_deref())
+                    .unwrap_or("?")
+                    .to_owned();
+                TraceLine {
+                    id: trace.trace_id.to_string(),
+                    colour: colour(&service),
+                    service,
+                    name: root.map(|r| r.name.clone()).unwrap_or_default(),
+                    start: utc(trace.start()),
+                    duration: human(trace.duration()),
+                    spans: trace.spans.len(),
+                    services: trace.services().join(", "),
+                    error: trace.has_error(),
+                    width: (trace.duration().as_secs_f64() / longest * 100.0).max(0.5),
+                }
+            })
+            .collect();
+        let slowest = slowest_operations(all, 10)
+            .into_iter()
+            .map(|op| OperationLine {
+                service: op.service,
+                name: op.name,
+                count: op.count,
+                p50: human(op.p50),
+                p99: human(op.p99),
+            })
+            .collect();
+        Self {
+            base,
+            filter,
+            services,
+            traces,
+            matched: shown.len(),
+            stored: all.len(),
+            slowest,
+        }
+    }
+}
+
+/// A span's row in the waterfall.
+pub(crate) struct SpanRow {
+    pub(crate) id: String,
+    pub(crate) parent: String,
+    pub(crate) indent: usize,
+    pub(crate) name: String,
+    pub(crate) service: String,
+    pub(crate) colour: String,
+    pub(crate) kind: &'static str,
+    pub(crate) status: String,
+    pub(crate) error: bool,
+    pub(crate) error_type: String,
+    /// Where the bar starts and how wide it is, in percent of the trace.
+    pub(crate) left: f64,
+    pub(crate) width: f64,
+    pub(crate) duration: String,
+    pub(crate) self_time: String,
+    pub(crate) critical: bool,
+    /// The critical stretches within the bar, in percent of the trace.
+    pub(crate) critical_parts: Vec<(f64, f64)>,
+    pub(crate) start: String,
+    pub(crate) attributes: Vec<(String, String)>,
+    pub(crate) links: Vec<TraceLink>,
+}
+
+/// A trace this one continues or links to.
+pub(crate) struct TraceLink {
+    pub(crate) trace_id: String,
+    pub(crate) span_id: String,
+    /// Whether the store holds it (then it is a link).
+    pub(crate) stored: bool,
+}
+
+#[derive(Template)]
+#[template(path = "viewer/trace.html")]
+pub(crate) struct TracePage<'a> {
+    pub(crate) base: &'a str,
+    pub(crate) trace_id: String,
+    pub(crate) correlation_id: String,
+    pub(crate) start: String,
+    pub(crate) duration: String,
+    pub(crate) services: Vec<(String, String)>,
+    pub(crate) rows: Vec<SpanRow>,
+    /// The caller's span this trace continues (a remote parent).
+    pub(crate) continues: Option<TraceLink>,
+    /// The callers' traces its roots link to (a restarted trace).
+    pub(crate) linked: Vec<TraceLink>,
+    pub(crate) critical_spans: usize,
+}
+
+impl<'a> TracePage<'a> {
+    pub(crate) fn new(base: &'a str, trace: &Trace, stored: &HashSet<String>) -> Self {
+        let start = trace.start();
+        let total = trace.duration().as_secs_f64().max(1e-9);
+        let percent = |at: SystemTime| {
+            at.duration_since(start).unwrap_or_default().as_secs_f64() / total * 100.0
+        };
+        let path = critical_path(trace);
+        let selves = self_times(trace);
+        let link = |trace_id: String, span_id: String| TraceLink {
+            stored: stored.contains(&trace_id),
+            trace_id,
+            span_id,
+        };
+        let rows: Vec<SpanRow> = trace
+            .spans
+            .iter()
+            .map(|row| {
+                let span: &FinishedSpan = &row.span;
+                let service = span.service.as_deref().unwrap_or("?").to_owned();
+                let parts: Vec<(f64, f64)> = path
+                    .iter()
+                    .filter(|s| s.span_id == span.span_id)
+                    .map(|s| {
+                        (
+                            percent(s.start),
+                            (percent(s.end) - percent(s.start)).max(0.2),
+                        )
+                    })
+                    .collect();
+                let left = percent(span.start_time).min(99.5);
+                SpanRow {
+                    id: span.span_id.to_string(),
+                    parent: span
+                        .parent_span_id
+                        .map(|p| p.to_string())
+                        .unwrap_or_default(),
+                    indent: row.depth,
+                    name: span.name.clone(),
+                    colour: colour(&service),
+                    service,
+                    kind: kind(span.kind),
+                    status: match span.status.error_type() {
+                        Some(error) => format!("ERROR {error}"),
+                        None if span.status == trace_core::Status::Ok => "OK".to_owned(),
+                        None => "unset".to_owned(),
+                    },
+                    error: span.status.is_error(),
+                    error_type: span.status.error_type().unwrap_or_default().to_owned(),
+                    left,
+                    width: (percent(span.end_time) - left).max(0.3),
+                    duration: human(span.duration()),
+                    self_time: human(selves.get(&span.span_id).copied().unwrap_or_default()),
+                    critical: !parts.is_empty(),
+                    critical_parts: parts,
+                    start: format!(
+                        "+{}",
+                        human(span.start_time.duration_since(start).unwrap_or_default())
+                    ),
+                    attributes: {
+                        // The last value of a key wins, as it does in export.
+                        let mut seen = HashSet::new();
+                        let mut attributes: Vec<(String, String)> = span
+                            .attributes
+                            .iter()
+                            .rev()
+                            .filter(|a| seen.insert(a.key))
+                            .map(|a| (a.key.to_owned(), value(&a.value)))
+                            .collect();
+                        attributes.sort();
+                        attributes
+                    },
+                    links: span
+                        .link
+                        .iter()
+                        .map(|l| link(l.trace_id().to_string(), l.parent_id().to_string()))
+                        .collect(),
+                }
+            })
+            .collect();
+        let roots = trace.spans.iter().filter(|row| row.depth == 0);
+        let continues = roots
+            .clone()
+            .find_map(|row| {
+                row.span
+                    .parent_span_id
+                    .filter(|_| row.span.parent_is_remote)
+            })
+            .map(|parent| link(trace.trace_id.to_string(), parent.to_string()));
+        let linked = roots
+            .filter_map(|row| row.span.link)
+            .map(|l| link(l.trace_id().to_string(), l.parent_id().to_string()))
+            .collect();
+        let correlation_id = trace
+            .root()
+            .and_then(|r| r.correlation_id.as_ref())
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default();
+        Self {
+            base,
+            trace_id: trace.trace_id.to_string(),
+            correlation_id,
+            start: utc(start),
+            duration: human(trace.duration()),
+            services: trace
+                .services()
+                .into_iter()
+                .map(|s| (s.to_owned(), colour(s)))
+                .collect(),
+            critical_spans: rows.iter().filter(|r| r.critical).count(),
+            rows,
+            continues,
+            linked,
+        }
+    }
+}
+
+/// A service in the graph.
+pub(crate) struct Node {
+    pub(crate) name: String,
+    pub(crate) colour: String,
+    pub(crate) x: f64,
+    pub(crate) y: f64,
+}
+
+/// A call edge in the graph, from one node's edge to the other's.
+pub(crate) struct Edge {
+    pub(crate) parent: String,
+    pub(crate) child: String,
+    pub(crate) protocol: &'static str,
+    pub(crate) calls: usize,
+    pub(crate) errors: usize,
+    pub(crate) x1: f64,
+    pub(crate) y1: f64,
+    pub(crate) x2: f64,
+    pub(crate) y2: f64,
+    pub(crate) label_x: f64,
+    pub(crate) label_y: f64,
+    pub(crate) own: bool,
+}
+
+#[derive(Template)]
+#[template(path = "viewer/dependencies.html")]
+pub(crate) struct DependenciesPage<'a> {
+    pub(crate) base: &'a str,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) edges: Vec<Edge>,
+    pub(crate) width: f64,
+    pub(crate) height: f64,
+}
+
+impl<'a> DependenciesPage<'a> {
+    /// Services in layers by call depth (callers left of what they call),
+    /// stacked within a layer.
+    pub(crate) fn new(base: &'a str, dependencies: &[Dependency]) -> Self {
+        let mut names: Vec<&str> = Vec::new();
+        for d in dependencies {
+            for name in [d.parent.as_str(), d.child.as_str()] {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        // A service's layer: one more than its callers' (cycles stop at
+        // the number of services).
+        let mut layer = vec![0_usize; names.len()];
+        for _ in 0..names.len() {
+            for d in dependencies.iter().filter(|d| d.parent != d.child) {
+                let p = names
+                    .iter()
+                    .position(|n| *n == d.parent)
+                    .unwrap_or_default();
+                let c = names.iter().position(|n| *n == d.child).unwrap_or_default();
+                if layer[c] <= layer[p] && layer[p] + 1 < names.len() {
+                    layer[c] = layer[p] + 1;
+                }
+            }
+        }
+        let (column, row_height, node_width) = (260.0, 90.0, 150.0);
+        let mut in_layer = vec![0_usize; names.len() + 1];
+        #[allow(clippy::cast_precision_loss)]
+        let nodes: Vec<Node> = names
+            .iter()
+            .zip(&layer)
+            .map(|(name, &l)| {
+                let row = in_layer[l];
+                in_layer[l] += 1;
+                Node {
+                    name: (*name).to_owned(),
+                    colour: colour(name),
+                    x: 20.0 + l as f64 * column,
+                    y: 30.0 + row as f64 * row_height,
+                }
+            })
+            .collect();
+        let at = |name: &str| nodes.iter().find(|n| n.name == name);
+        let edges = dependencies
+            .iter()
+            .filter_map(|d| {
+                let (from, to) = (at(&d.parent)?, at(&d.child)?);
+                let own = d.parent == d.child;
+                let (x1, y1) = (from.x + node_width, from.y + 20.0);
+                let (x2, y2) = if own {
+                    (from.x + node_width, from.y + 36.0)
+                } else {
+                    (to.x, to.y + 20.0)
+                };
+                Some(Edge {
+                    parent: d.parent.clone(),
+                    child: d.child.clone(),
+                    protocol: d.protocol,
+                    calls: d.call_count,
+                    errors: d.error_count,
+                    x1,
+                    y1,
+                    x2,
+                    y2,
+                    label_x: if own { x1 + 10.0 } else { (x1 + x2) / 2.0 },
+                    label_y: if own { y1 + 8.0 } else { (y1 + y2) / 2.0 - 6.0 },
+                    own,
+                })
+            })
+            .collect();
+        #[allow(clippy::cast_precision_loss)]
+        let width = 60.0 + (layer.iter().max().copied().unwrap_or_default() + 1) as f64 * column;
+        #[allow(clippy::cast_precision_loss)]
+        let height = 60.0 + in_layer.iter().max().copied().unwrap_or(1) as f64 * row_height;
+        Self {
+            base,
+            nodes,
+            edges,
+            width,
+            height,
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The viewer as an axum router: the pages and the JSON API.
+
+use std::{collections::HashMap, sync::Arc};
+
+use askama::Template;
+use axum::{
+    Router,
+    extract::{Path, Query, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use trace_core::{FinishedSpan, InMemoryRecorder};
+
+use super::{
+    jaeger::{dependencies_json, traces_json},
+    model::{Trace, dependencies, traces},
+    pages::{DependenciesPage, ListPage, TracePage},
+    query::Filter,
+};
+
+/// Where the viewer reads finished spans: an
+/// [`InMemoryRecorder`](trace_core::InMemoryRecorder), or a store of yours.
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::FinishedSpan;
+/// use trace_tower::viewer::SpanSource;
+///
+/// /// Spans read back from a file, a database…
+/// struct Loaded(Vec<FinishedSpan>);
+///
+/// impl SpanSource for Loaded {
+///     fn finished_spans(&self) -> Vec<FinishedSpan> {
+///         self.0.clone()
+///     }
+/// }
+/// ```
+pub trait SpanSource: Send + Sync + 'static {
+    /// Every finished span the store holds.
+    fn finished_spans(&self) -> Vec<FinishedSpan>;
+}
+
+impl SpanSource for InMemoryRecorder {
+    fn finished_spans(&self) -> Vec<FinishedSpan> {
+        self.finished()
+    }
+}
+
+/// The trace viewer: an axum router with the trace list, each trace's
+/// waterfall with its critical path, the services' dependency graph, and
+/// a JSON API in the shape of Jaeger's (`/api/traces`,
+/// `/api/traces/{trace_id}`, `/api/dependencies`, `/api/services`).
+///
+/// Mount it on an internal port, or under a path with
+/// [`at`](Self::at): the pages show request data (paths, user agents,
+/// everything the spans hold), so only to those who may see it. Every
+/// value is escaped, and the pages run no script (their
+/// `Content-Security-Policy` allows none).
+///
+/// # Examples
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+/// use trace_core::InMemoryRecorder;
+/// use trace_tower::{TraceContextLayer, viewer::Viewer};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let store = InMemoryRecorder::new(10_000);
+/// let app = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .layer(TraceContextLayer::new().recorder(store.clone()));
+/// // The viewer on a port of its own, for the team only.
+/// let viewer = Viewer::new(store).router();
+/// let internal = tokio::net::TcpListener::bind("127.0.0.1:9999").await?;
+/// tokio::spawn(async move { axum::serve(internal, viewer).await });
+/// let public = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+/// axum::serve(public, app).await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Viewer {
+    source: Arc<dyn SpanSource>,
+    base: Arc<str>,
+}
+
+impl std::fmt::Debug for Viewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Viewer")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Viewer {
+    /// A viewer over `source`, mounted at the root.
+    pub fn new(source: impl SpanSource) -> Self {
+        Self {
+            source: Arc::new(source),
+            base: Arc::from(""),
+        }
+    }
+
+    /// The path it is nested under (`/traces` for
+    /// `Router::new().nest("/traces", viewer.router())`), for its links.
+    #[must_use]
+    pub fn at(mut self, path: &str) -> Self {
+        self.base = Arc::from(path.trim_end_matches('/'));
+        self
+    }
+
+    /// The router: `/` (the list), `/traces/{trace_id}`, `/dependencies`,
+    /// and `/api/...`.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/", get(list))
+            .route("/traces/{trace_id}", get(trace))
+            .route("/dependencies", get(graph))
+            .route("/api/services", get(api_services))
+            .route("/api/traces", get(api_traces))
+            .route("/api/traces/{trace_id}", get(api_trace))
+            .route("/api/dependencies", get(api_dependencies))
+            .with_state(self)
+    }
+
+    /// Every trace, newest first.
+    fn traces(&self) -> Vec<Trace> {
+        let mut all = traces(self.source.finished_spans());
+        all.reverse();
+        all
+    }
+}
+
+/// No script, no request elsewhere: what the pages need and nothing more.
+const POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+                      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+fn html(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(POLICY),
+                ),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}
+
+fn json(value: &serde_json::Value) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// An error in Jaeger's shape, `errors: [{code, msg}]`.
+fn json_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({
+        "data": null, "total": 0, "limit": 0, "offset": 0,
+        "errors": [{ "code": status.as_u16(), "msg": message }],
+    });
+    (status, json(&body)).into_response()
+}
+
+async fn list(
+    State(viewer): State<Viewer>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let filter = match Filter::parse(&params) {
+        Ok(filter) => filter,
+        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+    };
+    let all = viewer.traces();
+    let shown: Vec<&Trace> = all.iter().filter(|t| filter.matches(t)).collect();
+    html(&ListPage::new(&viewer.base, &filter, &all, &shown))
+}
+
+async fn trace(State(viewer): State<Viewer>, Path(trace_id): Path<String>) -> Response {
+    let all = viewer.traces();
+    let stored = all.iter().map(|t| t.trace_id.to_string()).collect();
+    match all
+        .iter()
+        .find(|t| t.trace_id.to_string().eq_ignore_ascii_case(&trace_id))
+    {
+        Some(found) => html(&TracePage::new(&viewer.base, found, &stored)),
+        None => (StatusCode::NOT_FOUND, "no such trace in the store").into_response(),
+    }
+}
+
+async fn graph(State(viewer): State<Viewer>) -> Response {
+    html(&DependenciesPage::new(
+        &viewer.base,
+        &dependencies(&viewer.traces()),
+    ))
+}
+
+async fn api_services(State(viewer): State<Viewer>) -> Response {
+    let services: std::collections::BTreeSet<String> = viewer
+        .source
+        .finished_spans()
+        .into_iter()
+        .filter_map(|s| s.service.map(|s| s.to_string()))
+        .collect();
+    let count = services.len();
+    json(&serde_json::json!({
+        "data": services, "total": count, "limit": 0, "offset": 0, "errors": null,
+    }))
+}
+
+async fn api_traces(
+    State(viewer): State<Viewer>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    match Filter::parse(&params) {
+        Ok(filter) => {
+            let shown: Vec<Trace> = viewer
+                .traces()
+                .into_iter()
+                .filter(|t| filter.matches(t))
+                .take(filter.limit)
+                .collect();
+            json(&traces_json(&shown))
+        }
+        Err(message) => json_error(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+async fn api_trace(State(viewer): State<Viewer>, Path(trace_id): Path<String>) -> Response {
+    let found: Vec<Trace> = viewer
+        .traces()
+        .into_iter()
+        .filter(|t| t.trace_id.to_string().eq_ignore_ascii_case(&trace_id))
+        .collect();
+    if found.is_empty() {
+        json_error(StatusCode::NOT_FOUND, "trace not found")
+    } else {
+        json(&traces_json(&found))
+    }
+}
+
+async fn api_dependencies(State(viewer): State<Viewer>) -> Response {
+    json(&dependencies_json(&dependencies(&viewer.traces())))
+}
