@@ -15,6 +15,16 @@ use super::{
     query::Filter,
 };
 
+/// The list's address: the base, or `/` at the root (nested, axum
+/// answers the base without its slash).
+fn home(base: &str) -> String {
+    if base.is_empty() {
+        "/".to_owned()
+    } else {
+        base.to_owned()
+    }
+}
+
 /// `1.2 ms`, `153 ms`, `2.01 s`.
 pub(crate) fn human(duration: Duration) -> String {
     let micros = duration.as_micros();
@@ -56,12 +66,36 @@ pub(crate) fn utc(time: SystemTime) -> String {
     )
 }
 
-/// A colour per service, the same on every page: a hue from its name.
-pub(crate) fn colour(service: &str) -> String {
-    let hash = service.bytes().fold(2_166_136_261_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(16_777_619)
-    });
-    format!("hsl({}, 55%, 45%)", hash % 360)
+/// Colours a person can tell apart (none red: red marks errors).
+const COLOURS: [&str; 10] = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#9c755f", "#ff9da7", "#bcbd22",
+    "#17becf", "#8c8c8c",
+];
+
+/// A colour per service, the same on every page: the services of the
+/// store in name order, each the next colour.
+pub(crate) struct Palette(Vec<String>);
+
+impl Palette {
+    pub(crate) fn of(all: &[Trace]) -> Self {
+        let names: std::collections::BTreeSet<&str> =
+            all.iter().flat_map(Trace::services).collect();
+        Self(names.into_iter().map(str::to_owned).collect())
+    }
+
+    pub(crate) fn colour(&self, service: &str) -> &'static str {
+        let index = self
+            .0
+            .iter()
+            .position(|s| s == service)
+            .unwrap_or(self.0.len());
+        COLOURS[index % COLOURS.len()]
+    }
+
+    /// The services, in name order.
+    pub(crate) fn services(&self) -> &[String] {
+        &self.0
+    }
 }
 
 fn value(value: &Value<'_>) -> String {
@@ -82,7 +116,7 @@ fn kind(kind: SpanKind) -> &'static str {
 pub(crate) struct TraceLine {
     pub(crate) id: String,
     pub(crate) service: String,
-    pub(crate) colour: String,
+    pub(crate) colour: &'static str,
     pub(crate) name: String,
     pub(crate) start: String,
     pub(crate) duration: String,
@@ -106,6 +140,7 @@ pub(crate) struct OperationLine {
 #[template(path = "viewer/list.html")]
 pub(crate) struct ListPage<'a> {
     pub(crate) base: &'a str,
+    pub(crate) home: String,
     pub(crate) filter: &'a Filter,
     pub(crate) services: Vec<String>,
     pub(crate) traces: Vec<TraceLine>,
@@ -115,15 +150,14 @@ pub(crate) struct ListPage<'a> {
 }
 
 impl<'a> ListPage<'a> {
-    pub(crate) fn new(base: &'a str, filter: &'a Filter, all: &[Trace], shown: &[&Trace]) -> Self {
-        let mut services: Vec<String> = all
-            .iter()
-            .flat_map(Trace::services)
-            .map(str::to_owned)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        services.dedup();
+    pub(crate) fn new(
+        base: &'a str,
+        filter: &'a Filter,
+        all: &[Trace],
+        shown: &[&Trace],
+        palette: &Palette,
+    ) -> Self {
+        let services = palette.services().to_vec();
         let longest = shown
             .iter()
             .map(|t| t.duration())
@@ -142,7 +176,7 @@ impl<'a> ListPage<'a> {
                     .to_owned();
                 TraceLine {
                     id: trace.trace_id.to_string(),
-                    colour: colour(&service),
+                    colour: palette.colour(&service),
                     service,
                     name: root.map(|r| r.name.clone()).unwrap_or_default(),
                     start: utc(trace.start()),
@@ -165,6 +199,7 @@ impl<'a> ListPage<'a> {
             })
             .collect();
         Self {
+            home: home(base),
             base,
             filter,
             services,
@@ -183,7 +218,7 @@ pub(crate) struct SpanRow {
     pub(crate) indent: usize,
     pub(crate) name: String,
     pub(crate) service: String,
-    pub(crate) colour: String,
+    pub(crate) colour: &'static str,
     pub(crate) kind: &'static str,
     pub(crate) status: String,
     pub(crate) error: bool,
@@ -213,11 +248,12 @@ pub(crate) struct TraceLink {
 #[template(path = "viewer/trace.html")]
 pub(crate) struct TracePage<'a> {
     pub(crate) base: &'a str,
+    pub(crate) home: String,
     pub(crate) trace_id: String,
     pub(crate) correlation_id: String,
     pub(crate) start: String,
     pub(crate) duration: String,
-    pub(crate) services: Vec<(String, String)>,
+    pub(crate) services: Vec<(String, &'static str)>,
     pub(crate) rows: Vec<SpanRow>,
     /// The caller's span this trace continues (a remote parent).
     pub(crate) continues: Option<TraceLink>,
@@ -227,7 +263,12 @@ pub(crate) struct TracePage<'a> {
 }
 
 impl<'a> TracePage<'a> {
-    pub(crate) fn new(base: &'a str, trace: &Trace, stored: &HashSet<String>) -> Self {
+    pub(crate) fn new(
+        base: &'a str,
+        trace: &Trace,
+        stored: &HashSet<String>,
+        palette: &Palette,
+    ) -> Self {
         let start = trace.start();
         let total = trace.duration().as_secs_f64().max(1e-9);
         let percent = |at: SystemTime| {
@@ -265,7 +306,7 @@ impl<'a> TracePage<'a> {
                         .unwrap_or_default(),
                     indent: row.depth,
                     name: span.name.clone(),
-                    colour: colour(&service),
+                    colour: palette.colour(&service),
                     service,
                     kind: kind(span.kind),
                     status: match span.status.error_type() {
@@ -325,6 +366,7 @@ impl<'a> TracePage<'a> {
             .map(|c| c.as_str().to_owned())
             .unwrap_or_default();
         Self {
+            home: home(base),
             base,
             trace_id: trace.trace_id.to_string(),
             correlation_id,
@@ -333,7 +375,7 @@ impl<'a> TracePage<'a> {
             services: trace
                 .services()
                 .into_iter()
-                .map(|s| (s.to_owned(), colour(s)))
+                .map(|s| (s.to_owned(), palette.colour(s)))
                 .collect(),
             critical_spans: rows.iter().filter(|r| r.critical).count(),
             rows,
@@ -346,7 +388,7 @@ impl<'a> TracePage<'a> {
 /// A service in the graph.
 pub(crate) struct Node {
     pub(crate) name: String,
-    pub(crate) colour: String,
+    pub(crate) colour: &'static str,
     pub(crate) x: f64,
     pub(crate) y: f64,
 }
@@ -371,6 +413,7 @@ pub(crate) struct Edge {
 #[template(path = "viewer/dependencies.html")]
 pub(crate) struct DependenciesPage<'a> {
     pub(crate) base: &'a str,
+    pub(crate) home: String,
     pub(crate) nodes: Vec<Node>,
     pub(crate) edges: Vec<Edge>,
     pub(crate) width: f64,
@@ -380,7 +423,7 @@ pub(crate) struct DependenciesPage<'a> {
 impl<'a> DependenciesPage<'a> {
     /// Services in layers by call depth (callers left of what they call),
     /// stacked within a layer.
-    pub(crate) fn new(base: &'a str, dependencies: &[Dependency]) -> Self {
+    pub(crate) fn new(base: &'a str, dependencies: &[Dependency], palette: &Palette) -> Self {
         let mut names: Vec<&str> = Vec::new();
         for d in dependencies {
             for name in [d.parent.as_str(), d.child.as_str()] {
@@ -404,7 +447,7 @@ impl<'a> DependenciesPage<'a> {
                 }
             }
         }
-        let (column, row_height, node_width) = (260.0, 90.0, 150.0);
+        let (column, row_height, node_width) = (380.0, 90.0, 150.0);
         let mut in_layer = vec![0_usize; names.len() + 1];
         #[allow(clippy::cast_precision_loss)]
         let nodes: Vec<Node> = names
@@ -415,7 +458,7 @@ impl<'a> DependenciesPage<'a> {
                 in_layer[l] += 1;
                 Node {
                     name: (*name).to_owned(),
-                    colour: colour(name),
+                    colour: palette.colour(name),
                     x: 20.0 + l as f64 * column,
                     y: 30.0 + row as f64 * row_height,
                 }
@@ -444,7 +487,7 @@ impl<'a> DependenciesPage<'a> {
                     x2,
                     y2,
                     label_x: if own { x1 + 10.0 } else { (x1 + x2) / 2.0 },
-                    label_y: if own { y1 + 8.0 } else { (y1 + y2) / 2.0 - 6.0 },
+                    label_y: if own { y1 + 8.0 } else { (y1 + y2) / 2.0 - 8.0 },
                     own,
                 })
             })
@@ -454,6 +497,7 @@ impl<'a> DependenciesPage<'a> {
         #[allow(clippy::cast_precision_loss)]
         let height = 60.0 + in_layer.iter().max().copied().unwrap_or(1) as f64 * row_height;
         Self {
+            home: home(base),
             base,
             nodes,
             edges,

@@ -15,7 +15,7 @@ use trace_core::{FinishedSpan, InMemoryRecorder};
 use super::{
     jaeger::{dependencies_json, traces_json},
     model::{Trace, dependencies, traces},
-    pages::{DependenciesPage, ListPage, TracePage},
+    pages::{DependenciesPage, ListPage, Palette, TracePage},
     query::Filter,
 };
 
@@ -198,7 +198,13 @@ async fn list(
     };
     let all = viewer.traces();
     let shown: Vec<&Trace> = all.iter().filter(|t| filter.matches(t)).collect();
-    html(&ListPage::new(&viewer.base, &filter, &all, &shown))
+    html(&ListPage::new(
+        &viewer.base,
+        &filter,
+        &all,
+        &shown,
+        &Palette::of(&all),
+    ))
 }
 
 async fn trace(State(viewer): State<Viewer>, Path(trace_id): Path<String>) -> Response {
@@ -208,15 +214,22 @@ async fn trace(State(viewer): State<Viewer>, Path(trace_id): Path<String>) -> Re
         .iter()
         .find(|t| t.trace_id.to_string().eq_ignore_ascii_case(&trace_id))
     {
-        Some(found) => html(&TracePage::new(&viewer.base, found, &stored)),
+        Some(found) => html(&TracePage::new(
+            &viewer.base,
+            found,
+            &stored,
+            &Palette::of(&all),
+        )),
         None => (StatusCode::NOT_FOUND, "no such trace in the store").into_response(),
     }
 }
 
 async fn graph(State(viewer): State<Viewer>) -> Response {
+    let all = viewer.traces();
     html(&DependenciesPage::new(
         &viewer.base,
-        &dependencies(&viewer.traces()),
+        &dependencies(&all),
+        &Palette::of(&all),
     ))
 }
 

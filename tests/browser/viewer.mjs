@@ -1,0 +1,154 @@
+// The trace viewer in a real browser (viewer): the demo's `--serve` mounts
+// it after its workload; headless Chromium (Debian's, driven by
+// playwright-core) opens the list, filters it to errors, opens a trace and
+// the dependency page, and checks each against the viewer's JSON API.
+// Screenshots go to target/browser/.
+//
+//   cargo build -p demo && (cd tests/browser && npm ci && npm test)
+//
+// Loopback only; the whole run is bounded (two minutes).
+
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import assert from 'node:assert/strict';
+
+const root = new URL('../../', import.meta.url).pathname;
+const demoBin = process.env.DEMO_BIN ?? join(root, 'target/debug/demo');
+const shots = join(root, 'target/browser');
+mkdirSync(shots, { recursive: true });
+
+const deadline = setTimeout(() => {
+  console.error('browser test: over two minutes, stopping');
+  process.exit(1);
+}, 120_000);
+
+const demo = spawn(demoBin, ['--serve'], {
+  env: { ...process.env, NO_COLOR: '1', OTEL_EXPORTER_OTLP_ENDPOINT: '' },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+process.on('exit', () => demo.kill('SIGKILL'));
+
+/** The viewer's URL, once the demo has run its workload and serves. */
+const base = await new Promise((resolve, reject) => {
+  let url;
+  const lines = createInterface({ input: demo.stdout });
+  lines.on('line', (line) => {
+    const found = line.match(/the traces in a browser: (http:\/\/127\.0\.0\.1:\d+)\//);
+    if (found) url = found[1];
+    if (line.startsWith('Ctrl-C')) resolve(url);
+  });
+  demo.on('exit', (code) => reject(new Error(`the demo exited (${code}) before serving`)));
+});
+assert.ok(base, 'the demo printed the viewer URL');
+const api = async (path) => (await fetch(base + path)).json();
+const ids = (answer) => answer.data.map((t) => t.traceID).sort();
+
+const userDataDir = mkdtempSync(join(tmpdir(), 'viewer-chromium-'));
+const browser = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1400, height: 900 },
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
+});
+const page = browser.pages()[0] ?? (await browser.newPage());
+page.setDefaultTimeout(15_000);
+// Nothing but the viewer is asked for: no asset from the network.
+const elsewhere = [];
+page.on('request', (request) => {
+  if (!request.url().startsWith(base)) elsewhere.push(request.url());
+});
+const errors = [];
+page.on('pageerror', (error) => errors.push(String(error)));
+
+try {
+  // The list, after the demo's workload: its seven traces.
+  await page.goto(`${base}/`);
+  const listed = await page.$$eval('#traces tr.trace', (rows) => rows.map((r) => r.dataset.traceId).sort());
+  assert.deepEqual(listed, ids(await api('/api/traces')), 'the list shows the stored traces');
+  assert.equal(listed.length, 7, 'the workload made seven');
+  await page.screenshot({ path: join(shots, 'list.png'), fullPage: true });
+  console.log(`list: ${listed.length} traces, as /api/traces`);
+
+  // Errors only, through the form.
+  await page.check('input[name=errors]');
+  await Promise.all([page.waitForURL(/errors=true/), page.click('form.filters button')]);
+  const failed = await page.$$eval('#traces tr.trace', (rows) =>
+    rows.map((r) => ({ id: r.dataset.traceId, marked: r.querySelector('.error') !== null })),
+  );
+  assert.deepEqual(failed.map((r) => r.id).sort(), ids(await api('/api/traces?errors=true')));
+  assert.equal(failed.length, 2, 'two failed in the workload');
+  assert.ok(failed.every((r) => r.marked), 'each marked as an error');
+  assert.ok(await page.isChecked('input[name=errors]'), 'the form keeps the filter');
+  await page.screenshot({ path: join(shots, 'list-errors.png'), fullPage: true });
+  console.log(`errors only: ${failed.length} traces, each marked, as /api/traces?errors=true`);
+
+  // The slow trace: rows match its spans, nested by parent; the critical
+  // path is marked.
+  const [slow] = (await api('/api/traces?minDuration=300ms')).data;
+  await page.goto(`${base}/traces/${slow.traceID}`);
+  const rows = await page.$$eval('#waterfall details.row', (rows) =>
+    rows.map((r) => ({
+      id: r.dataset.spanId,
+      parent: r.dataset.parentId,
+      depth: Number(r.dataset.depth),
+      critical: r.dataset.critical === 'true',
+      bar: r.querySelector('.bar').getBoundingClientRect().width,
+      crit: [...r.querySelectorAll('.crit')].map((c) => c.getBoundingClientRect().width),
+    })),
+  );
+  const spans = slow.spans;
+  assert.deepEqual(rows.map((r) => r.id), spans.map((s) => s.spanID), 'one row per span, in tree order');
+  for (const [i, row] of rows.entries()) {
+    const parent = spans[i].references.find((r) => r.refType === 'CHILD_OF')?.spanID ?? '';
+    assert.equal(row.parent, parent, `row ${i}'s parent`);
+    const above = rows.findIndex((r) => r.id === parent);
+    assert.equal(row.depth, above < 0 ? 0 : rows[above].depth + 1, `row ${i} nested under its parent`);
+    assert.ok(row.bar > 0, `row ${i} has a bar`);
+    assert.equal(row.critical, row.crit.length > 0, `row ${i}: marked where the path runs`);
+  }
+  assert.ok(rows[0].critical, 'the root is on the critical path');
+  assert.ok(rows.filter((r) => r.critical).length >= 2, 'and so is what it waited for');
+  assert.ok(rows.flatMap((r) => r.crit).every((w) => w > 0), 'the path is drawn');
+  // Details one click away.
+  await page.click('#waterfall details.row:nth-of-type(1) summary');
+  const details = await page.textContent('#waterfall details.row[open] .details');
+  assert.match(details, /http\.route/);
+  await page.screenshot({ path: join(shots, 'trace.png'), fullPage: true });
+  console.log(
+    `trace ${slow.traceID}: ${rows.length} rows for ${spans.length} spans, nested, ` +
+      `${rows.filter((r) => r.critical).length} on the critical path`,
+  );
+
+  // The dependency graph: its edges are the API's.
+  await page.goto(`${base}/dependencies`);
+  const edges = await page.$$eval('#graph g.edge', (edges) =>
+    edges.map((e) => ({ ...e.dataset })).map((d) => `${d.parent}->${d.child} ${d.protocol} ${d.calls}/${d.errors}`),
+  );
+  const expected = (await api('/api/dependencies')).data.map(
+    (d) => `${d.parent}->${d.child} ${d.protocol} ${d.callCount}/${d.errorCount}`,
+  );
+  assert.deepEqual(edges.sort(), expected.sort());
+  assert.equal(await page.locator('#graph g.node').count(), 3, 'three services');
+  await page.screenshot({ path: join(shots, 'dependencies.png'), fullPage: true });
+  console.log(`dependencies: ${edges.join(', ')}`);
+
+  assert.deepEqual(elsewhere, [], 'no request left the viewer');
+  assert.deepEqual(errors, [], 'no script error');
+  console.log(`screenshots in ${shots}`);
+} finally {
+  await browser.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+  demo.kill('SIGINT');
+  clearTimeout(deadline);
+}

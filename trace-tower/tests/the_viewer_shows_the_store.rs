@@ -1,0 +1,437 @@
+//! The trace viewer over a socket (viewer): its JSON API's filters, a
+//! trace's tree, the dependency edges, the critical path of a trace whose
+//! answer is known, and request data rendered as text.
+#![cfg(feature = "viewer")]
+
+use std::time::{Duration, SystemTime};
+
+use axum::{Router, routing::get};
+use serde_json::Value;
+use trace_core::{
+    InMemoryRecorder, Recorder as _, SpanKind, Status, TraceContext, TraceId,
+    record::{SpanEnd, SpanStart},
+};
+use trace_tower::{
+    TraceContextLayer,
+    viewer::{Viewer, critical_path, self_times, traces},
+};
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&response.text().await.unwrap()).unwrap(),
+    )
+}
+
+async fn ids(url: &str) -> Vec<String> {
+    let (status, body) = get_json(url).await;
+    assert_eq!(status, 200, "{url}: {body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["traceID"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+const T0: u64 = 1_000_000;
+
+/// Records one span of `service` from `from` to `to` milliseconds after T0.
+fn span(
+    store: &InMemoryRecorder,
+    service: &str,
+    cx: &TraceContext,
+    name: &str,
+    kind: SpanKind,
+    (from, to): (u64, u64),
+    status: Status,
+) {
+    let at = |ms: u64| SystemTime::UNIX_EPOCH + Duration::from_millis(T0 + ms);
+    let mut start = SpanStart::new(cx, name, kind);
+    start.start_time = at(from);
+    let recording = store.service(service).start(start).unwrap();
+    let mut end = SpanEnd::new(status);
+    end.end_time = at(to);
+    recording.end(end);
+}
+
+/// gateway -> users, at `offset` ms, lasting `millis`, failing or not.
+fn checkout(
+    store: &InMemoryRecorder,
+    offset: u64,
+    millis: u64,
+    fail: bool,
+    request: &str,
+) -> TraceId {
+    let server = TraceContext::new_root(true).with_correlation_id(request.parse().unwrap());
+    let client = server.child();
+    let users = client.child();
+    let status = || {
+        if fail {
+            Status::error("500")
+        } else {
+            Status::Unset
+        }
+    };
+    let (o, m) = (offset, millis);
+    span(
+        store,
+        "users",
+        &users,
+        "GET /users/{id}",
+        SpanKind::Server,
+        (o + 2, o + m - 2),
+        status(),
+    );
+    span(
+        store,
+        "gateway",
+        &client,
+        "GET",
+        SpanKind::Client,
+        (o + 1, o + m - 1),
+        status(),
+    );
+    span(
+        store,
+        "gateway",
+        &server,
+        "GET /checkout",
+        SpanKind::Server,
+        (o, o + m),
+        Status::Unset,
+    );
+    server.trace_id()
+}
+
+#[tokio::test]
+async fn the_api_filters_as_jaeger_s_does() {
+    let store = InMemoryRecorder::new(1_000);
+    let fast = checkout(&store, 0, 10, false, "req-fast").to_string();
+    let slow = checkout(&store, 100, 500, true, "req-slow").to_string();
+    let lone = TraceContext::new_root(true);
+    span(
+        &store,
+        "batch",
+        &lone,
+        "nightly",
+        SpanKind::Internal,
+        (1_000, 1_050),
+        Status::Unset,
+    );
+    let lone = lone.trace_id().to_string();
+    let (fast, slow, lone) = (fast.as_str(), slow.as_str(), lone.as_str());
+    let base = serve(Viewer::new(store).router()).await;
+
+    let api = |query: &str| format!("{base}/api/traces{query}");
+    assert_eq!(ids(&api("")).await, [lone, slow, fast], "newest first");
+    assert_eq!(ids(&api("?service=users")).await, [slow, fast]);
+    assert_eq!(ids(&api("?service=batch")).await, [lone]);
+    assert_eq!(ids(&api("?minDuration=300ms")).await, [slow]);
+    assert_eq!(ids(&api("?maxDuration=20ms")).await, [fast]);
+    assert_eq!(
+        ids(&api("?minDuration=20ms&maxDuration=100ms")).await,
+        [lone]
+    );
+    assert_eq!(ids(&api("?errors=true")).await, [slow]);
+    assert_eq!(
+        ids(&api("?service=gateway&tags=%7B%22error%22%3A%22true%22%7D")).await,
+        [slow],
+        "Jaeger's form"
+    );
+    assert_eq!(
+        ids(&api("?service=users&operation=GET%20/users/%7Bid%7D")).await,
+        [slow, fast]
+    );
+    assert!(
+        ids(&api("?service=gateway&operation=nightly"))
+            .await
+            .is_empty(),
+        "of that service"
+    );
+    assert_eq!(
+        ids(&api(&format!("?lookup={fast}"))).await,
+        [fast],
+        "by trace id"
+    );
+    assert_eq!(
+        ids(&api("?lookup=req-slow")).await,
+        [slow],
+        "by correlation id"
+    );
+    assert_eq!(ids(&api("?limit=1")).await, [lone]);
+
+    let (status, body) = get_json(&api("?minDuration=soon")).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["errors"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("minDuration"),
+        "{body}"
+    );
+    let (status, _) = get_json(&format!("{base}/api/traces/{}", "0".repeat(32))).await;
+    assert_eq!(status, 404);
+
+    let (_, services) = get_json(&format!("{base}/api/services")).await;
+    assert_eq!(
+        services["data"],
+        serde_json::json!(["batch", "gateway", "users"])
+    );
+
+    // The list page filters the same way.
+    let page = reqwest::get(format!("{base}/?errors=true"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("data-trace-id=\"{slow}\"")),
+        "{page}"
+    );
+    assert!(!page.contains(&format!("data-trace-id=\"{fast}\"")));
+    assert!(page.contains("1 of 3"), "counts");
+}
+
+#[tokio::test]
+async fn a_trace_is_its_tree_and_the_calls_are_the_edges() {
+    let store = InMemoryRecorder::new(1_000);
+    let failed = checkout(&store, 0, 10, true, "req-1").to_string();
+    checkout(&store, 20, 10, false, "req-2");
+    checkout(&store, 40, 10, false, "req-3");
+    let base = serve(Viewer::new(store).router()).await;
+
+    let (status, body) = get_json(&format!("{base}/api/traces/{failed}")).await;
+    assert_eq!(status, 200);
+    let trace = &body["data"][0];
+    let spans = trace["spans"].as_array().unwrap();
+    let names: Vec<&str> = spans
+        .iter()
+        .map(|s| s["operationName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["GET /checkout", "GET", "GET /users/{id}"],
+        "tree order"
+    );
+    for pair in spans.windows(2) {
+        assert_eq!(pair[1]["references"][0]["refType"], "CHILD_OF");
+        assert_eq!(
+            pair[1]["references"][0]["spanID"], pair[0]["spanID"],
+            "each the child of the one above"
+        );
+    }
+    let process = |span: &Value| {
+        trace["processes"][span["processID"].as_str().unwrap()]["serviceName"].clone()
+    };
+    assert_eq!(process(&spans[2]), "users");
+    let tags = |span: &Value| -> Vec<(String, Value)> {
+        span["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["key"].as_str().unwrap().to_owned(), t["value"].clone()))
+            .collect()
+    };
+    assert!(tags(&spans[2]).contains(&("error".to_owned(), Value::Bool(true))));
+    assert!(tags(&spans[2]).contains(&("otel.status_description".to_owned(), "500".into())));
+    assert!(tags(&spans[2]).contains(&("span.kind".to_owned(), "server".into())));
+
+    let (_, deps) = get_json(&format!("{base}/api/dependencies")).await;
+    assert_eq!(
+        deps["data"],
+        serde_json::json!([{
+            "parent": "gateway", "child": "users", "callCount": 3, "errorCount": 1, "protocol": "HTTP"
+        }])
+    );
+    let page = reqwest::get(format!("{base}/dependencies"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"data-parent="gateway" data-child="users" data-calls="3" data-errors="1""#),
+        "{page}"
+    );
+    assert!(page.contains("<svg"));
+}
+
+#[tokio::test]
+async fn the_critical_path_is_the_chain_that_set_the_duration() {
+    // root 0-100 with children A 10-40, D 15-20 (inside A's time) and
+    // B 30-90; B's child C 50-80. Back from the end: root 90-100, B (C
+    // 50-80, B's own 80-90 and 30-50), then A 10-30 (A's end is covered
+    // by B), then root 0-10. D never determined anything.
+    let store = InMemoryRecorder::new(100);
+    let root = TraceContext::new_root(true);
+    let (a, b, d) = (root.child(), root.child(), root.child());
+    let c = b.child();
+    let ok = || Status::Unset;
+    span(&store, "s", &root, "root", SpanKind::Server, (0, 100), ok());
+    span(&store, "s", &a, "A", SpanKind::Internal, (10, 40), ok());
+    span(&store, "s", &d, "D", SpanKind::Internal, (15, 20), ok());
+    span(&store, "s", &b, "B", SpanKind::Internal, (30, 90), ok());
+    span(&store, "s", &c, "C", SpanKind::Internal, (50, 80), ok());
+    let trace = &traces(store.finished())[0];
+
+    let name = |id| {
+        trace
+            .spans
+            .iter()
+            .find(|r| r.span.span_id == id)
+            .unwrap()
+            .span
+            .name
+            .clone()
+    };
+    let ms = |t: SystemTime| {
+        let since = t
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        u64::try_from(since).unwrap() - T0
+    };
+    let path: Vec<(String, u64, u64)> = critical_path(trace)
+        .into_iter()
+        .map(|s| (name(s.span_id), ms(s.start), ms(s.end)))
+        .collect();
+    let expected = [
+        ("root", 0, 10),
+        ("A", 10, 30),
+        ("B", 30, 50),
+        ("C", 50, 80),
+        ("B", 80, 90),
+        ("root", 90, 100),
+    ];
+    assert_eq!(path, expected.map(|(n, from, to)| (n.to_owned(), from, to)));
+    let selves = self_times(trace);
+    let own = |id| selves[&id].as_millis();
+    assert_eq!(
+        [
+            own(root.span_id()),
+            own(a.span_id()),
+            own(b.span_id()),
+            own(c.span_id()),
+            own(d.span_id())
+        ],
+        [20, 30, 30, 30, 5]
+    );
+
+    // The page marks the same spans.
+    let base = serve(Viewer::new(store.clone()).router()).await;
+    let page = reqwest::get(format!("{base}/traces/{}", root.trace_id()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (cx, critical) in [
+        (&root, true),
+        (&a, true),
+        (&b, true),
+        (&c, true),
+        (&d, false),
+    ] {
+        let marker = format!("data-span-id=\"{}\"", cx.span_id());
+        let row = page
+            .split(&marker)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{marker}: {page}"));
+        let row = &row[..row.find('>').unwrap()];
+        assert!(
+            row.contains(&format!("data-critical=\"{critical}\"")),
+            "{marker}{row}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn request_data_renders_as_text() {
+    let store = InMemoryRecorder::new(1_000);
+    let app = serve(
+        Router::new()
+            .route("/{*rest}", get(|| async { "ok" }))
+            .layer(TraceContextLayer::new().recorder(store.clone())),
+    )
+    .await;
+    let hostile = "<script>alert(1)</script>\"'&";
+    let response = reqwest::Client::new()
+        .get(format!("{app}/%3Cscript%3Ealert(2)%3C/script%3E"))
+        .header("user-agent", hostile)
+        .header("x-request-id", "<b>id</b>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let viewer = serve(Viewer::new(store.clone()).router()).await;
+    let id = store.finished()[0].trace_id;
+
+    for page in [
+        format!("{viewer}/traces/{id}"),
+        format!("{viewer}/?lookup=%3Cb%3Eid%3C/b%3E"),
+    ] {
+        let response = reqwest::get(&page).await.unwrap();
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            policy.starts_with("default-src 'none'"),
+            "no script may run: {policy}"
+        );
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("<script"), "{page}: {body}");
+        assert!(!body.contains("<b>id"), "{page}");
+    }
+    let body = reqwest::get(format!("{viewer}/traces/{id}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // As text, escaped: the user agent and the correlation ID.
+    assert!(
+        body.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || body.contains("&lt;script&gt;alert(1)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("&#60;b&#62;id&#60;/b&#62;") || body.contains("&lt;b&gt;id"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn nested_under_a_path_its_links_stay_inside() {
+    let store = InMemoryRecorder::new(100);
+    let id = checkout(&store, 0, 10, false, "req-1");
+    let app = Router::new().nest("/viewer", Viewer::new(store).at("/viewer").router());
+    let base = serve(app).await;
+    for path in [
+        "/viewer",
+        &format!("/viewer/traces/{id}"),
+        "/viewer/dependencies",
+    ] {
+        let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let body = response.text().await.unwrap();
+        for link in body.split("href=\"").skip(1) {
+            assert!(
+                link.starts_with("/viewer/") || link.starts_with("/viewer\""),
+                "{path}: {}",
+                &link[..40.min(link.len())]
+            );
+        }
+    }
+}
