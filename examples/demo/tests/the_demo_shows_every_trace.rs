@@ -278,9 +278,10 @@ async fn serve_keeps_serving_until_interrupted() {
             .unwrap(),
     );
     let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
-    let (stdout, url, partner) = tokio::task::spawn_blocking(move || {
+    let (stdout, url, partner, viewer) = tokio::task::spawn_blocking(move || {
         let mut url = None;
         let mut partner = None;
+        let mut viewer = None;
         let mut line = String::new();
         loop {
             line.clear();
@@ -291,11 +292,15 @@ async fn serve_keeps_serving_until_interrupted() {
             if let Some(sent) = line.split("-H 'traceparent: ").nth(1) {
                 partner = sent.get(3..35).map(str::to_owned);
             }
+            if let Some(at) = line.trim().strip_prefix("the traces in a browser: ") {
+                viewer = Some(at.to_owned());
+            }
             if line.starts_with("Ctrl-C") {
                 return (
                     stdout,
                     url.expect("a curl line"),
                     partner.expect("a partner line"),
+                    viewer.expect("the viewer's URL"),
                 );
             }
         }
@@ -303,6 +308,15 @@ async fn serve_keeps_serving_until_interrupted() {
     .await
     .unwrap();
 
+    // The viewer holds the workload's traces.
+    let listed = reqwest::get(format!("{viewer}api/traces"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(7), "{listed}");
     let response = reqwest::Client::new()
         .get(&url)
         .header("x-request-id", "tried-with-curl")
