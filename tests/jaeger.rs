@@ -350,25 +350,10 @@ fn same_traces(jaeger: &Jaeger, run: &Run, name: &str) {
 }
 
 /// `micros` since the epoch as RFC 3339, whole seconds, UTC (the v3
-/// API's time format; days to a date by Howard Hinnant's `civil_from_days`).
+/// API's time format).
 fn rfc3339(micros: u64) -> String {
-    let seconds = micros / 1_000_000;
-    let (days, rest) = (i64::try_from(seconds / 86_400).unwrap(), seconds % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
+    let time = UNIX_EPOCH + Duration::from_micros(micros);
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// `/api/v3/traces` (OTLP's JSON): kinds, status codes, parents and links,

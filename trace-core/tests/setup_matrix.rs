@@ -504,6 +504,38 @@ fn layer_limit() -> (Sent, Vec<Exported>) {
 #[cfg(feature = "opentelemetry")]
 use otel::Provider;
 
+/// `OtelSetup`, in one call, with its subscriber or not.
+#[cfg(feature = "opentelemetry")]
+fn one_call_row(with_subscriber: bool) -> impl FnOnce() -> (Sent, Vec<Exported>) {
+    move || {
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let setup = trace_core::OtelSetup::from_env()
+            .exporter(exporter.clone())
+            .sampler(trace_core::AlwaysOn)
+            .global(false);
+        #[cfg(feature = "subscriber")]
+        let setup = if with_subscriber {
+            setup.with_subscriber()
+        } else {
+            setup
+        };
+        #[cfg(not(feature = "subscriber"))]
+        let _ = with_subscriber;
+        let telemetry = setup.install().unwrap();
+        let stack = Stack {
+            a: telemetry.server_tracing(),
+            client: telemetry.client_tracing().destinations(Propagate::ALL),
+            b: telemetry.server_tracing(),
+        };
+        let sent = request(&stack, true);
+        let provider = Provider {
+            exporter,
+            provider: telemetry.provider().unwrap().clone(),
+        };
+        (sent, provider.exported())
+    }
+}
+
 const IDS: &str = "chose its own ids";
 const SAMPLER: &str = "sampler dropped a span";
 const SPLIT_OFF: &str = "started as a trace of its own inside a request";
@@ -549,23 +581,7 @@ rows! {
         (request(&Stack::with(recorder), false), provider.exported())
     };
     #[cfg(feature = "opentelemetry")]
-    one_call: Expect::Right(THREE) => || {
-        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
-        let telemetry = trace_core::OtelSetup::from_env()
-            .exporter(exporter.clone())
-            .sampler(trace_core::AlwaysOn)
-            .global(false)
-            .install()
-            .unwrap();
-        let stack = Stack {
-            a: telemetry.server_tracing(),
-            client: telemetry.client_tracing().destinations(Propagate::ALL),
-            b: telemetry.server_tracing(),
-        };
-        let sent = request(&stack, true);
-        let provider = Provider { exporter, provider: telemetry.provider().unwrap().clone() };
-        (sent, provider.exported())
-    };
+    one_call: Expect::Right(THREE) => one_call_row(false);
 }
 
 // OpenTelemetry without `tracing`: the user's layer is seen through our
@@ -642,22 +658,5 @@ rows! {
         (request(&Stack::propagation_only(), true), Vec::new())
     };
     #[cfg(all(feature = "tracing-opentelemetry", feature = "subscriber"))]
-    one_call_with_the_subscriber: Expect::Right(FOUR) => || {
-        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
-        let telemetry = trace_core::OtelSetup::from_env()
-            .exporter(exporter.clone())
-            .sampler(trace_core::AlwaysOn)
-            .global(false)
-            .with_subscriber()
-            .install()
-            .unwrap();
-        let stack = Stack {
-            a: telemetry.server_tracing(),
-            client: telemetry.client_tracing().destinations(Propagate::ALL),
-            b: telemetry.server_tracing(),
-        };
-        let sent = request(&stack, true);
-        let provider = Provider { exporter, provider: telemetry.provider().unwrap().clone() };
-        (sent, provider.exported())
-    };
+    one_call_with_the_subscriber: Expect::Right(FOUR) => one_call_row(true);
 }

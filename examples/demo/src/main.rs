@@ -67,19 +67,6 @@ struct Options {
     serve: bool,
 }
 
-fn parse_duration(text: &str) -> Option<Duration> {
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let seconds = match unit {
-        "us" | "µs" => number / 1e6,
-        "ms" => number / 1e3,
-        "s" => number,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(seconds).ok()
-}
-
 /// A hand-written parser: six flags do not need a dependency.
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
     let mut options = Options::default();
@@ -90,7 +77,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
             "--min-duration" => {
                 let value = args.next().ok_or("--min-duration needs a TIME")?;
                 options.min_duration =
-                    Some(parse_duration(&value).ok_or(format!("not a duration: {value}"))?);
+                    Some(viewer::parse_duration(&value).ok_or(format!("not a duration: {value}"))?);
             }
             "--errors" => options.errors = true,
             "--json" => options.json = Some(args.next().ok_or("--json needs a FILE")?.into()),
@@ -234,7 +221,7 @@ async fn run_workload(
         println!(
             "  GET {:<28} {shown} {:>8}  {}",
             step.path,
-            report::human(started.elapsed()),
+            viewer::human(started.elapsed()),
             step.what
         );
         // What the edge's trust policy let through of the baggage sent.

@@ -1,9 +1,9 @@
 //! What the demo prints: each trace as a waterfall, then a summary.
 
-use std::{fmt::Write as _, time::Duration};
+use std::fmt::Write as _;
 
 use trace_core::{FinishedSpan, SpanKind};
-use trace_tower::viewer::{Trace, dependencies};
+use trace_tower::viewer::{Trace, dependencies, human};
 
 /// How to print: colours or not, block characters or not.
 #[derive(Debug, Clone, Copy)]
@@ -19,20 +19,6 @@ impl Style {
         } else {
             text.to_owned()
         }
-    }
-}
-
-/// `1.2 ms`, `153 ms`, `2.01 s`.
-pub(crate) fn human(duration: Duration) -> String {
-    let micros = duration.as_micros();
-    if micros < 1_000 {
-        format!("{micros} µs")
-    } else if micros < 10_000 {
-        format!("{:.1} ms", duration.as_secs_f64() * 1e3)
-    } else if micros < 1_000_000 {
-        format!("{} ms", micros / 1_000)
-    } else {
-        format!("{:.2} s", duration.as_secs_f64())
     }
 }
 

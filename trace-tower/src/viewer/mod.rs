@@ -35,5 +35,7 @@ pub use self::{
     analysis::{Operation, Segment, critical_path, self_times, slowest_operations},
     jaeger::{dependencies_json, traces_json},
     model::{Dependency, Row, Trace, TraceQuery, dependencies, traces},
+    pages::human,
+    query::parse_duration,
     service::{SpanSource, Viewer},
 };

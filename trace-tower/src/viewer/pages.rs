@@ -25,8 +25,19 @@ fn home(base: &str) -> String {
     }
 }
 
-/// `1.2 ms`, `153 ms`, `2.01 s`.
-pub(crate) fn human(duration: Duration) -> String {
+/// A duration as the pages show it: `640 µs`, `1.2 ms`, `153 ms`, `2.01 s`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use trace_tower::viewer::human;
+///
+/// assert_eq!(human(Duration::from_micros(1_234)), "1.2 ms");
+/// assert_eq!(human(Duration::from_millis(153)), "153 ms");
+/// ```
+#[must_use]
+pub fn human(duration: Duration) -> String {
     let micros = duration.as_micros();
     if micros < 1_000 {
         format!("{micros} µs")
@@ -39,31 +50,10 @@ pub(crate) fn human(duration: Duration) -> String {
     }
 }
 
-/// `2026-12-02 02:41:41.123` (UTC); days to a date by Howard Hinnant's
-/// `civil_from_days`.
+/// `2026-12-02 02:41:41.123` (UTC).
 pub(crate) fn utc(time: SystemTime) -> String {
-    let since = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let seconds = since.as_secs();
-    let days = i64::try_from(seconds / 86_400).unwrap_or_default();
-    let rest = seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        since.subsec_millis()
-    )
+    let text = humantime::format_rfc3339_millis(time).to_string();
+    text.trim_end_matches('Z').replacen('T', " ", 1)
 }
 
 /// Colours a person can tell apart (none red: red marks errors).

@@ -23,8 +23,20 @@ pub(crate) struct Filter {
     pub(crate) max_duration: String,
 }
 
-/// `300ms`, `1.5s`, `250us` (or `µs`), `2m`, `1h`: Jaeger's (Go's) units.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+/// A duration as Jaeger's search takes it (Go's units): `300ms`, `1.5s`,
+/// `250us` (or `µs`), `2m`, `1h`; `None` for anything else.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use trace_tower::viewer::parse_duration;
+///
+/// assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1_500)));
+/// assert_eq!(parse_duration("soon"), None);
+/// ```
+#[must_use]
+pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
     let (number, unit) = text.split_at(split);
