@@ -32,6 +32,11 @@ async fn get_json(url: &str) -> (u16, Value) {
     )
 }
 
+/// A page's HTML.
+async fn page(url: &str) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
 async fn ids(url: &str) -> Vec<String> {
     let (status, body) = get_json(url).await;
     assert_eq!(status, 200, "{url}: {body}");
@@ -189,12 +194,7 @@ async fn the_api_filters_as_jaeger_s_does() {
     );
 
     // The list page filters the same way.
-    let page = reqwest::get(format!("{base}/?errors=true"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page(&format!("{base}/?errors=true")).await;
     assert!(
         page.contains(&format!("data-trace-id=\"{slow}\"")),
         "{page}"
@@ -254,12 +254,7 @@ async fn a_trace_is_its_tree_and_the_calls_are_the_edges() {
             "parent": "gateway", "child": "users", "callCount": 3, "errorCount": 1, "protocol": "HTTP"
         }])
     );
-    let page = reqwest::get(format!("{base}/dependencies"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page(&format!("{base}/dependencies")).await;
     assert!(
         page.contains(r#"data-parent="gateway" data-child="users" data-calls="3" data-errors="1""#),
         "{page}"
@@ -330,12 +325,7 @@ async fn the_critical_path_is_the_chain_that_set_the_duration() {
 
     // The page marks the same spans.
     let base = serve(Viewer::new(store.clone()).router()).await;
-    let page = reqwest::get(format!("{base}/traces/{}", root.trace_id()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page(&format!("{base}/traces/{}", root.trace_id())).await;
     for (cx, critical) in [
         (&root, true),
         (&a, true),
@@ -394,12 +384,7 @@ async fn request_data_renders_as_text() {
         assert!(!body.contains("<script"), "{page}: {body}");
         assert!(!body.contains("<b>id"), "{page}");
     }
-    let body = reqwest::get(format!("{viewer}/traces/{id}"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = page(&format!("{viewer}/traces/{id}")).await;
     // As text, escaped: the user agent and the correlation ID.
     assert!(
         body.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
