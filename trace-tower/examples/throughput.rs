@@ -1,0 +1,115 @@
+//! The server half of the loopback throughput benchmark
+//! (`scripts/throughput.sh`): one stack, on one worker thread, a trivial
+//! handler. The script pins it to one core and wrk to the other.
+//!
+//! Run: `cargo run --release -p trace-tower --features axum --example throughput -- STACK`,
+//! where STACK is one of
+//!
+//! - `bare`: the router alone;
+//! - `ours`: `TraceContextLayer`, propagation only;
+//! - `memory`: ours, recording into the in-memory store;
+//! - `otel`: ours with `OtelRecorder` on an SDK provider (batch processor,
+//!   an exporter that drops the spans);
+//! - `tower-http`: `TraceLayer` + `SetRequestIdLayer` +
+//!   `PropagateRequestIdLayer` (no subscriber, so `TraceLayer` makes no
+//!   span: what users assemble for request ids and logs);
+//! - `otel-axum`: axum-tracing-opentelemetry's `OtelAxumLayer` under a
+//!   tracing-opentelemetry layer, on the same kind of provider and
+//!   exporter as `otel` (what users pick for OpenTelemetry with axum).
+//!
+//! It prints `listening on 127.0.0.1:PORT`.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use axum::{Router, routing::get};
+use http::HeaderName;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::{
+    error::OTelSdkResult,
+    trace::{SdkTracerProvider, SpanData, SpanExporter},
+};
+use tokio::net::TcpListener;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use trace_core::{InMemoryRecorder, OtelIdGenerator, OtelRecorder};
+use trace_tower::TraceContextLayer;
+
+/// An exporter that drops spans (counting them): the benchmark measures
+/// the request path, not a network.
+#[derive(Debug, Clone, Default)]
+struct Discard(Arc<AtomicUsize>);
+
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.fetch_add(batch.len(), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn provider() -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_id_generator(OtelIdGenerator::default())
+        .with_batch_exporter(Discard::default())
+        .build()
+}
+
+const STACKS: &str = "bare|ours|memory|otel|tower-http|otel-axum";
+
+fn main() -> std::io::Result<()> {
+    let stack = std::env::args().nth(1).unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let router = Router::new().route("/users/{id}", get(|| async { "{\"id\":7}" }));
+        // Kept alive while serving.
+        let mut _provider = None;
+        let app = match stack.as_str() {
+            "bare" => router,
+            "ours" => router.layer(TraceContextLayer::new()),
+            "memory" => {
+                router.layer(TraceContextLayer::new().recorder(InMemoryRecorder::new(10_000)))
+            }
+            "otel" => {
+                let provider = provider();
+                let layer =
+                    TraceContextLayer::new().recorder(OtelRecorder::new(provider.tracer("bench")));
+                _provider = Some(provider);
+                router.layer(layer)
+            }
+            "tower-http" => {
+                let x_request_id = HeaderName::from_static("x-request-id");
+                router
+                    .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+                    .layer(TraceLayer::new_for_http())
+                    .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+            }
+            "otel-axum" => {
+                use tracing_subscriber::layer::SubscriberExt as _;
+
+                let provider = provider();
+                let subscriber = tracing_subscriber::registry()
+                    .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+                tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+                opentelemetry::global::set_text_map_propagator(
+                    opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+                );
+                _provider = Some(provider);
+                router.layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
+            }
+            _ => {
+                eprintln!("usage: throughput {STACKS}");
+                std::process::exit(2);
+            }
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        println!("listening on {}", listener.local_addr()?);
+        axum::serve(listener, app).await
+    })
+}
