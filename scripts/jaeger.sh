@@ -23,6 +23,6 @@ fi
 mkdir -p "$(dirname "$out")"
 echo "jaeger: building $(grep -m1 'jaegertracing/jaeger ' tools/jaeger/go.mod | xargs) with $(go version)"
 start=$SECONDS
-(cd tools/jaeger && go build -trimpath -ldflags="-s -w" -o "$out" github.com/jaegertracing/jaeger/cmd/jaeger)
+(cd tools/jaeger && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$out" github.com/jaegertracing/jaeger/cmd/jaeger)
 cp tools/jaeger/go.sum "$stamp"
 echo "jaeger: built $out in $((SECONDS - start)) s"
