@@ -16,23 +16,13 @@ WARMUP="${WARMUP:-5}"
 RSS_SLACK_MIB="${RSS_SLACK_MIB:-32}"
 CONNECTIONS="${CONNECTIONS:-32}"
 
-if ! command -v wrk >/dev/null; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
-fi
-
+source scripts/lib.sh
+ensure_wrk
 cargo build --release -q -p trace-tower --features axum --example soak
 log="$(mktemp)"
-target/release/examples/soak >"$log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" "$log" && break
-  sleep 0.1
-done
-addr="$(sed -n 's/^listening on //p' "$log")"
-[ -n "$addr" ] || { cat "$log"; echo "the soak server did not start"; exit 1; }
+trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; rm -f "$log"' EXIT
+start_server "$log" target/release/examples/soak
+addr="$SERVER_ADDR"; server="$SERVER_PID"
 
 stats() { python3 -c 'import json,sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://$addr/_stats"; }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }

@@ -20,11 +20,8 @@ STACKS="${STACKS:-bare ours memory otel tower-http otel-axum}"
 CONNECTIONS="${CONNECTIONS:-32}"
 TRACEPARENT="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
-if ! command -v wrk >/dev/null; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
-fi
+source scripts/lib.sh
+ensure_wrk
 cargo build --release -q -p trace-tower --features axum --example throughput
 
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
@@ -40,15 +37,9 @@ trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -f "$log"' EXIT
 
 # One run of one stack: its requests per second.
 run() {
-  "${server_core[@]}" target/release/examples/throughput "$1" >"$log" 2>&1 &
-  server=$!
-  for _ in $(seq 100); do
-    grep -q "listening on" "$log" && break
-    sleep 0.05
-  done
-  local addr; addr="$(sed -n 's/^listening on //p' "$log")"
-  [ -n "$addr" ] || { cat "$log"; echo "the $1 server did not start"; exit 1; }
-  local url="http://$addr/users/7"
+  start_server "$log" "${server_core[@]}" target/release/examples/throughput "$1" >&2 || exit 1
+  server="$SERVER_PID"
+  local url="http://$SERVER_ADDR/users/7"
   "${client_core[@]}" wrk -t1 -c"$CONNECTIONS" -d1s -H "traceparent: $TRACEPARENT" "$url" >/dev/null
   local out; out="$("${client_core[@]}" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}"s \
     -H "traceparent: $TRACEPARENT" "$url")"

@@ -40,14 +40,7 @@
 //!
 //! Run with: `cargo bench -p trace-tower --bench layer`
 
-use std::{
-    hint::black_box,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{hint::black_box, sync::atomic::Ordering, time::Duration};
 
 use axum::{Router, body::Body, extract::MatchedPath, routing::get};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -55,17 +48,13 @@ use http::{HeaderName, Request};
 use http_body_util::BodyExt;
 use opentelemetry::{propagation::TextMapPropagator as _, trace::TracerProvider as _};
 use opentelemetry_http::HeaderExtractor;
-use opentelemetry_sdk::{
-    error::OTelSdkResult,
-    propagation::TraceContextPropagator,
-    trace::{SdkTracerProvider, SpanData, SpanExporter},
-};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tower::{ServiceExt, layer::util::Identity};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use trace_core::{InMemoryRecorder, OtelIdGenerator, OtelRecorder};
+use trace_core::{InMemoryRecorder, OtelRecorder};
 use trace_tower::TraceContextLayer;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -75,7 +64,7 @@ mod support {
     pub(crate) mod minimal;
 }
 
-use support::ecosystem::{KeepSpans, tower_http_propagation};
+use support::ecosystem::{Discard, KeepSpans, otel_provider, tower_http_propagation};
 
 async fn user() -> &'static str {
     "{\"id\":7}"
@@ -223,26 +212,6 @@ fn recording(c: &mut Criterion) {
             .iter()
             .all(|(name, fields)| name == "request" && fields.iter().any(|(k, _)| k == "uri"))
     );
-}
-
-/// An exporter that drops spans: the benchmark measures the request path,
-/// not a network.
-/// It counts them, to check that both stacks export.
-#[derive(Debug, Clone, Default)]
-struct Discard(Arc<AtomicUsize>);
-
-impl SpanExporter for Discard {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0.fetch_add(batch.len(), Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-fn otel_provider(exporter: Discard) -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_id_generator(OtelIdGenerator::default())
-        .with_batch_exporter(exporter)
-        .build()
 }
 
 /// The span tower-http's `TraceLayer` makes for `tracing-opentelemetry`,

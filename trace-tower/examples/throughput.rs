@@ -19,44 +19,19 @@
 //!
 //! It prints `listening on 127.0.0.1:PORT`.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
-};
+#[path = "../benches/support/ecosystem.rs"]
+mod ecosystem;
 
 use axum::{Router, routing::get};
 use http::HeaderName;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::{
-    error::OTelSdkResult,
-    trace::{SdkTracerProvider, SpanData, SpanExporter},
-};
 use tokio::net::TcpListener;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use trace_core::{InMemoryRecorder, OtelIdGenerator, OtelRecorder};
+use trace_core::{InMemoryRecorder, OtelRecorder};
 use trace_tower::TraceContextLayer;
-
-/// An exporter that drops spans (counting them): the benchmark measures
-/// the request path, not a network.
-#[derive(Debug, Clone, Default)]
-struct Discard(Arc<AtomicUsize>);
-
-impl SpanExporter for Discard {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0.fetch_add(batch.len(), Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-fn provider() -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_id_generator(OtelIdGenerator::default())
-        .with_batch_exporter(Discard::default())
-        .build()
-}
 
 const STACKS: &str = "bare|ours|memory|otel|tower-http|otel-axum";
 
@@ -77,7 +52,7 @@ fn main() -> std::io::Result<()> {
                 router.layer(TraceContextLayer::new().recorder(InMemoryRecorder::new(10_000)))
             }
             "otel" => {
-                let provider = provider();
+                let provider = ecosystem::otel_provider(ecosystem::Discard::default());
                 let layer =
                     TraceContextLayer::new().recorder(OtelRecorder::new(provider.tracer("bench")));
                 _provider = Some(provider);
@@ -93,7 +68,7 @@ fn main() -> std::io::Result<()> {
             "otel-axum" => {
                 use tracing_subscriber::layer::SubscriberExt as _;
 
-                let provider = provider();
+                let provider = ecosystem::otel_provider(ecosystem::Discard::default());
                 let subscriber = tracing_subscriber::registry()
                     .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
                 tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");

@@ -1,19 +1,28 @@
 //! The stacks users assemble from the ecosystem for the jobs our layer
-//! does, shared by the `layer` benchmark and the `callgrind` example.
+//! does, shared by the `layer` benchmark and the `callgrind` and
+//! `throughput` examples.
 
 #![allow(dead_code)]
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use axum::{Router, body::Body};
 use http::{HeaderName, Request};
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry_http::HeaderExtractor;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::{
+    error::OTelSdkResult,
+    propagation::TraceContextPropagator,
+    trace::{SdkTracerProvider, SpanData, SpanExporter},
+};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use trace_core::OtelIdGenerator;
 
 /// The caller's trace context, extracted the way OpenTelemetry users do
 /// it, put where a handler finds it.
@@ -92,4 +101,24 @@ where
             kept.push_back((span.name().to_owned(), fields));
         }
     }
+}
+
+/// An exporter that drops spans: the benchmark measures the request path,
+/// not a network.
+/// It counts them, to check that both stacks export.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Discard(pub(crate) Arc<AtomicUsize>);
+
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.fetch_add(batch.len(), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+pub(crate) fn otel_provider(exporter: Discard) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_id_generator(OtelIdGenerator::default())
+        .with_batch_exporter(exporter)
+        .build()
 }
