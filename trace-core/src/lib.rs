@@ -181,7 +181,8 @@ macro_rules! __client_setters {
     };
 }
 
-/// The setters of a server adapter, forwarded to its [`ServerTracing`].
+/// The setters of a server adapter, forwarded to its [`ServerTracing`]
+/// (all but `recorder`, which may change the adapter's type).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __server_setters {
@@ -194,8 +195,6 @@ macro_rules! __server_setters {
             fn trust(policy: impl $crate::TrustPolicy);
             /// The sampler.
             fn sampler(sampler: impl $crate::Sampler);
-            /// Where spans are recorded.
-            fn recorder(recorder: impl $crate::Recorder);
             /// Whether the response carries the correlation ID (default: yes).
             fn echo_correlation_id(echo: bool);
             /// How a correlation ID is made when the request has none

@@ -61,7 +61,7 @@ impl Server {
 }
 
 /// Service B: answers with the trace headers it received, one per line.
-fn service_b(layer: Option<TraceContextLayer>) -> Router {
+fn service_b(layer: Option<TraceContextLayer<trace_tower::mode::Recording>>) -> Router {
     async fn headers(headers: HeaderMap) -> String {
         let mut lines = Vec::new();
         for name in ["traceparent", "tracestate", "baggage", "x-request-id"] {

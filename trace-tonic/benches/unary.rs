@@ -55,7 +55,11 @@ impl Echo for Service {
     }
 }
 
-async fn serve(layer: Option<TraceContextLayer>) -> SocketAddr {
+async fn serve<M>(layer: Option<TraceContextLayer<M>>) -> SocketAddr
+where
+    M: trace_tower::mode::Mode,
+    M::Body<tonic::body::Body>: Send,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let incoming = TcpIncoming::from(listener);
@@ -95,7 +99,9 @@ fn unary(c: &mut Criterion) {
     let recorder = InMemoryRecorder::new(1024);
     let (bare, propagating, recording) =
         runtime.block_on(async {
-            let bare = EchoClient::new(channel(serve(None).await));
+            let bare = EchoClient::new(channel(
+                serve::<trace_tower::mode::PropagationOnly>(None).await,
+            ));
             let propagating =
                 EchoClient::new(ServiceBuilder::new().layer(GrpcClientLayer::new()).service(
                     channel(serve(Some(TraceContextLayer::new_for_grpc())).await),

@@ -2,6 +2,7 @@
 
 use std::{
     future::Future,
+    marker::PhantomData,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll, ready},
@@ -11,9 +12,10 @@ use http::Response;
 use pin_project::pin_project;
 use trace_core::{ServerTracing, context::WithContext, instrument::ServerSpan};
 
-use crate::ResponseBody;
+use crate::mode::{Mode, PropagationOnly};
 
-/// The future of [`TraceContextService`](crate::TraceContextService).
+/// The future of [`TraceContextService`](crate::TraceContextService); `M`
+/// is the layer's [`mode`](crate::mode).
 ///
 /// # Examples
 ///
@@ -34,14 +36,15 @@ use crate::ResponseBody;
 /// ```
 #[pin_project]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct ResponseFuture<F> {
+pub struct ResponseFuture<F, M = PropagationOnly> {
     #[pin]
     inner: WithContext<F>,
     span: Option<ServerSpan>,
     tracing: Arc<ServerTracing>,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl<F> ResponseFuture<F> {
+impl<F, M> ResponseFuture<F, M> {
     pub(crate) fn new(
         inner: WithContext<F>,
         span: ServerSpan,
@@ -51,11 +54,12 @@ impl<F> ResponseFuture<F> {
             inner,
             span: Some(span),
             tracing,
+            mode: PhantomData,
         }
     }
 }
 
-impl<F> std::fmt::Debug for ResponseFuture<F> {
+impl<F, M> std::fmt::Debug for ResponseFuture<F, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("context", &self.inner.trace_context())
@@ -74,12 +78,13 @@ impl Drop for DropOnPanic<'_> {
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, M, B, E> Future for ResponseFuture<F, M>
 where
     F: Future<Output = Result<Response<B>, E>>,
     B: http_body::Body,
+    M: Mode,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<M::Body<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -97,11 +102,7 @@ where
             .trace_context()
             .expect("set by the service");
         Poll::Ready(match result {
-            Ok(response) => {
-                let (mut head, body) = response.into_parts();
-                let body = this.tracing.response(span, context, &mut head, body);
-                Ok(Response::from_parts(head, body))
-            }
+            Ok(response) => Ok(M::respond(this.tracing, span, context, response)),
             Err(error) => {
                 this.tracing.failed::<E>(span, context);
                 Err(error)

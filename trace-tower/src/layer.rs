@@ -1,17 +1,25 @@
 //! The layer and its configuration.
 
-use std::sync::Arc;
+use std::{fmt, marker::PhantomData, sync::Arc};
 
 use tower_layer::Layer;
-use trace_core::ServerTracing;
+use trace_core::{Recorder, ServerTracing};
 
-use crate::TraceContextService;
+use crate::{
+    TraceContextService,
+    mode::{Mode, PropagationOnly, Recording},
+};
 
 /// Makes every request join the caller's trace: see the [crate docs](crate).
 ///
 /// Its settings are trace-core's [`ServerTracing`], which does everything a
 /// server does per request; this layer only drives it. Cheap to clone: the
 /// configuration is shared.
+///
+/// `M` says whether it records spans ([`mode`](crate::mode)): a layer made
+/// by [`new`](Self::new) propagates only and returns the inner service's
+/// response body as it is; [`recorder`](Self::recorder) makes it
+/// [`Recording`], whose body ends the server span.
 ///
 /// # Examples
 ///
@@ -25,9 +33,32 @@ use crate::TraceContextService;
 ///     .filter(RequestFilter::path("/health"));
 /// # let _ = layer;
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct TraceContextLayer {
+pub struct TraceContextLayer<M = PropagationOnly> {
     tracing: Arc<ServerTracing>,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl Default for TraceContextLayer {
+    fn default() -> Self {
+        Self::with(ServerTracing::new())
+    }
+}
+
+impl<M> Clone for TraceContextLayer<M> {
+    fn clone(&self) -> Self {
+        Self {
+            tracing: Arc::clone(&self.tracing),
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> fmt::Debug for TraceContextLayer<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceContextLayer")
+            .field("tracing", &self.tracing)
+            .finish()
+    }
 }
 
 impl TraceContextLayer {
@@ -58,7 +89,16 @@ impl TraceContextLayer {
     /// ```
     #[must_use]
     pub fn new_for_grpc() -> Self {
-        Self::from(ServerTracing::new_for_grpc())
+        Self::with(ServerTracing::new_for_grpc())
+    }
+}
+
+impl<M> TraceContextLayer<M> {
+    fn with(tracing: ServerTracing) -> Self {
+        Self {
+            tracing: Arc::new(tracing),
+            mode: PhantomData,
+        }
     }
 
     fn tracing_mut(&mut self) -> &mut ServerTracing {
@@ -66,6 +106,25 @@ impl TraceContextLayer {
     }
 
     trace_core::__server_setters!();
+
+    /// Where spans are recorded. The layer becomes [`Recording`]: its
+    /// response body ends the server span when it has been sent. The same
+    /// as `ServerTracing::recorder` in trace-core.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::InMemoryRecorder;
+    /// use trace_tower::TraceContextLayer;
+    ///
+    /// let layer = TraceContextLayer::new().recorder(InMemoryRecorder::new(1000));
+    /// # let _ = layer;
+    /// ```
+    #[must_use]
+    pub fn recorder(self, recorder: impl Recorder) -> TraceContextLayer<Recording> {
+        let tracing = Arc::unwrap_or_clone(self.tracing).recorder(recorder);
+        TraceContextLayer::with(tracing)
+    }
 
     /// An INFO event per request when its response's head is ready, as
     /// tower-http's `on_response`: status, latency and the ids (default:
@@ -89,16 +148,16 @@ impl TraceContextLayer {
     }
 }
 
-impl From<ServerTracing> for TraceContextLayer {
+/// A layer over settings made in trace-core (an `OtelSetup`'s
+/// `server_tracing()`, say): [`Recording`], since they may set a recorder.
+impl From<ServerTracing> for TraceContextLayer<Recording> {
     fn from(tracing: ServerTracing) -> Self {
-        Self {
-            tracing: Arc::new(tracing),
-        }
+        Self::with(tracing)
     }
 }
 
-impl<S> Layer<S> for TraceContextLayer {
-    type Service = TraceContextService<S>;
+impl<S, M: Mode> Layer<S> for TraceContextLayer<M> {
+    type Service = TraceContextService<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         TraceContextService::new(inner, Arc::clone(&self.tracing))

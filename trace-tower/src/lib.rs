@@ -64,14 +64,15 @@
 
 mod future;
 mod layer;
+pub mod mode;
 mod service;
 #[cfg(feature = "viewer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "viewer")))]
 pub mod viewer;
 
-/// The response body of [`TraceContextService`]: the server span ends when
-/// the last frame has been sent, or as `cancelled` when the client goes away
-/// first.
+/// The response body of a [`Recording`](mode::Recording)
+/// [`TraceContextService`]: the server span ends when the last frame has
+/// been sent, or as `cancelled` when the client goes away first.
 pub use trace_core::record::SpanBody as ResponseBody;
 
 pub use trace_core::instrument::ResponseTraceContext;
@@ -98,10 +99,10 @@ mod tests {
         request
     }
 
-    async fn respond(
-        layer: TraceContextLayer,
+    async fn respond<M: mode::Mode>(
+        layer: TraceContextLayer<M>,
         response: Response<String>,
-    ) -> Response<ResponseBody<String>> {
+    ) -> Response<M::Body<String>> {
         let service = layer.layer(service_fn(move |_: Request<String>| {
             let response = response.clone();
             async move { Ok::<_, Infallible>(response) }

@@ -1,6 +1,7 @@
 //! The service: what happens per request.
 
 use std::{
+    marker::PhantomData,
     net::SocketAddr,
     sync::Arc,
     task::{Context, Poll},
@@ -10,7 +11,10 @@ use http::{Extensions, Request, Response};
 use tower_service::Service;
 use trace_core::{FutureExt, ServerTracing};
 
-use crate::{ResponseBody, future::ResponseFuture};
+use crate::{
+    future::ResponseFuture,
+    mode::{Mode, PropagationOnly},
+};
 
 /// The service made by [`TraceContextLayer`](crate::TraceContextLayer).
 ///
@@ -34,15 +38,35 @@ use crate::{ResponseBody, future::ResponseFuture};
 /// assert!(response.headers().contains_key("x-request-id"));
 /// # }
 /// ```
-#[derive(Debug, Clone)]
-pub struct TraceContextService<S> {
+/// `M` is the layer's [`mode`](crate::mode).
+pub struct TraceContextService<S, M = PropagationOnly> {
     inner: S,
     tracing: Arc<ServerTracing>,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl<S> TraceContextService<S> {
+impl<S: Clone, M> Clone for TraceContextService<S, M> {
+    fn clone(&self) -> Self {
+        Self::new(self.inner.clone(), Arc::clone(&self.tracing))
+    }
+}
+
+impl<S: std::fmt::Debug, M> std::fmt::Debug for TraceContextService<S, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceContextService")
+            .field("inner", &self.inner)
+            .field("tracing", &self.tracing)
+            .finish()
+    }
+}
+
+impl<S, M> TraceContextService<S, M> {
     pub(crate) fn new(inner: S, tracing: Arc<ServerTracing>) -> Self {
-        Self { inner, tracing }
+        Self {
+            inner,
+            tracing,
+            mode: PhantomData,
+        }
     }
 
     /// The inner service.
@@ -84,14 +108,15 @@ fn route(extensions: &Extensions) -> Option<&str> {
     None
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceContextService<S>
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for TraceContextService<S, M>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: http_body::Body,
+    M: Mode,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<M::Body<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

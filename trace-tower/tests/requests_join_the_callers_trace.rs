@@ -15,7 +15,11 @@ use trace_tower::TraceContextLayer;
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT: &str = "00f067aa0ba902b7";
 
-fn app(layer: TraceContextLayer) -> Router {
+fn app<M>(layer: TraceContextLayer<M>) -> Router
+where
+    M: trace_tower::mode::Mode,
+    M::Body<axum::body::Body>: Send,
+{
     Router::new().route("/echo", get(echo)).layer(layer)
 }
 

@@ -449,59 +449,110 @@ impl ServerTracing {
         head: &mut response::Parts,
         body: B,
     ) -> SpanBody<B> {
-        self.write_headers(context, &mut head.headers);
+        match self.at_head(span, context, head.status, &mut head.headers) {
+            AtHead::Ended => SpanBody::new(body, Span::none(), Status::Unset),
+            AtHead::WithBody(span, status) => SpanBody::new(body, span, status),
+            AtHead::WithTrailers(span) => {
+                SpanBody::with_trailers(body, span, semconv::grpc_server_trailers)
+            }
+        }
+    }
+
+    /// The response's head is known, and the span ends with it: writes the
+    /// response headers and ends the span now, with the head's status (for
+    /// gRPC, `grpc-status` when the response is trailers-only, else unset).
+    ///
+    /// For a server that records nothing, or nothing past the head: the
+    /// response keeps its own body, so nothing is wrapped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::{Request, Response};
+    /// use trace_core::ServerTracing;
+    ///
+    /// let tracing = ServerTracing::new();
+    /// let started = tracing.start(&Request::new(()), None, None);
+    /// let mut response = Response::new("ok");
+    /// tracing.response_head(started.span, &started.context, &mut response);
+    /// assert!(response.headers().contains_key("x-request-id"));
+    /// ```
+    pub fn response_head<B>(
+        &self,
+        span: ServerSpan,
+        context: &TraceContext,
+        response: &mut http::Response<B>,
+    ) {
+        let status = response.status();
+        match self.at_head(span, context, status, response.headers_mut()) {
+            AtHead::Ended => {}
+            AtHead::WithBody(span, status) => span.end(status, Vec::new()),
+            AtHead::WithTrailers(span) => span.end(Status::Unset, Vec::new()),
+        }
+    }
+
+    /// What the head decides: the response headers written, and the span
+    /// ended (a response with no body) or still to end with the body.
+    fn at_head(
+        &self,
+        span: ServerSpan,
+        context: &TraceContext,
+        code: http::StatusCode,
+        headers: &mut HeaderMap,
+    ) -> AtHead {
+        self.write_headers(context, headers);
         #[cfg(feature = "tracing")]
         if let Some(started) = span.started {
-            log_response(context, Some(head.status.as_u16()), started);
+            log_response(context, Some(code.as_u16()), started);
         }
+        let code = code.as_u16();
         match self.protocol {
             Protocol::Http => {
-                let code = head.status.as_u16();
                 let status = semconv::http_server_status(code);
                 // HTTP says these responses have no body, so hyper never
                 // reads theirs: the span ends with the head (else it would
                 // end as cancelled when the unread body is dropped).
                 let no_body = span.head || matches!(code, 100..=199 | 204 | 304);
                 let (mut span, _) = self.span_for(span, context, &status);
+                if !span.is_recording() {
+                    return AtHead::Ended;
+                }
                 span.set_attribute(Attribute::new(
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(code),
                 ));
                 if no_body {
                     span.end(status, Vec::new());
-                    return SpanBody::new(body, Span::none(), Status::Unset);
+                    return AtHead::Ended;
                 }
-                SpanBody::new(body, span, status)
+                AtHead::WithBody(span, status)
             }
-            Protocol::Grpc => match semconv::grpc_response_status(
-                head.status.as_u16(),
-                &head.headers,
-                semconv::grpc_server_status,
-            ) {
-                Some((status, attributes)) => {
-                    let unrecognised =
-                        semconv::grpc_method_unrecognised(head.status.as_u16(), &head.headers);
-                    let (mut span, held) = self.span_for(span, context, &status);
-                    if unrecognised {
-                        span.set_name(semconv::GRPC_UNRECOGNISED_SPAN_NAME);
-                        semconv::grpc_unrecognised_method_attributes(&held)
-                            .into_iter()
-                            .for_each(|a| span.set_attribute(a));
-                    } else {
-                        held.into_iter().for_each(|a| span.set_attribute(a));
+            Protocol::Grpc => {
+                match semconv::grpc_response_status(code, headers, semconv::grpc_server_status) {
+                    Some((status, attributes)) => {
+                        let unrecognised = semconv::grpc_method_unrecognised(code, headers);
+                        let (mut span, held) = self.span_for(span, context, &status);
+                        if unrecognised {
+                            span.set_name(semconv::GRPC_UNRECOGNISED_SPAN_NAME);
+                            semconv::grpc_unrecognised_method_attributes(&held)
+                                .into_iter()
+                                .for_each(|a| span.set_attribute(a));
+                        } else {
+                            held.into_iter().for_each(|a| span.set_attribute(a));
+                        }
+                        attributes.into_iter().for_each(|a| span.set_attribute(a));
+                        AtHead::WithBody(span, status)
                     }
-                    attributes.into_iter().for_each(|a| span.set_attribute(a));
-                    SpanBody::new(body, span, status)
+                    None => {
+                        // A filtered request's failure in the trailers comes
+                        // too late to make its span: only a trailers-only
+                        // failure is recorded.
+                        let (mut span, held) = self.span_for(span, context, &Status::Unset);
+                        held.into_iter().for_each(|a| span.set_attribute(a));
+                        AtHead::WithTrailers(span)
+                    }
                 }
-                None => {
-                    // A filtered request's failure in the trailers comes too
-                    // late to make its span: only a trailers-only failure is
-                    // recorded.
-                    let (mut span, held) = self.span_for(span, context, &Status::Unset);
-                    held.into_iter().for_each(|a| span.set_attribute(a));
-                    SpanBody::with_trailers(body, span, semconv::grpc_server_trailers)
-                }
-            },
+            }
         }
     }
 
@@ -570,6 +621,16 @@ impl ServerTracing {
             }
         }
     }
+}
+
+/// What a response's head leaves to do with its span.
+enum AtHead {
+    /// Nothing: the span ended, or records nothing.
+    Ended,
+    /// End it with the body, with this status.
+    WithBody(Span, Status),
+    /// End it with the body, with the status its trailers give.
+    WithTrailers(Span),
 }
 
 /// The event [`ServerTracing::log_responses`] asks for; `status` is `None`
