@@ -5,7 +5,9 @@
 //! `layer` benchmark does, for an instruction count that does not vary from
 //! run to run: `bare` (no layer), `identity` (a layer that does nothing:
 //! what axum's `Router::layer` itself costs), `minimal` (the least a
-//! propagation-only layer must do: `benches/support/minimal.rs`), `ours` (propagation only), `memory`
+//! propagation-only layer must do: `benches/support/minimal.rs`),
+//! `minimal-scoped` (the same, with the context current while the handler
+//! runs, as the layer makes it), `ours` (propagation only), `memory`
 //! (recording into the in-memory store) or `tower-http` (`TraceLayer` +
 //! `SetRequestIdLayer` + `PropagateRequestIdLayer`, with no subscriber, so
 //! `TraceLayer` makes no span), `tower-http-propagation` (the request-id
@@ -59,6 +61,8 @@ fn main() {
         "identity" => router.layer(tower::layer::util::Identity::new()),
         // The least a propagation-only layer must do (see its module).
         "minimal" => router.layer(minimal::MinimalLayer),
+        // The same, with the context current while the handler runs.
+        "minimal-scoped" => router.layer(minimal::ScopedLayer),
         "ours" => router.layer(TraceContextLayer::new()),
         "memory" => router.layer(TraceContextLayer::new().recorder(InMemoryRecorder::new(1024))),
         // The same job as `ours`, as users assemble it today.
@@ -74,7 +78,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: callgrind bare|identity|minimal|ours|memory|tower-http|tower-http-propagation|tower-http-recording [N]"
+                "usage: callgrind bare|identity|minimal|minimal-scoped|ours|memory|tower-http|tower-http-propagation|tower-http-recording [N]"
             );
             std::process::exit(2);
         }
