@@ -9,7 +9,8 @@
 //! - for reference, a layer that does nothing (what axum's `Router::layer`
 //!   costs by itself), and the least a propagation-only layer must do
 //!   (`support/minimal.rs`: parse the `traceparent`, make the ids, put the
-//!   context in the extensions, write the correlation ID);
+//!   context in the extensions, write the correlation ID), and the same
+//!   with the context current while the handler runs;
 //! - our layer, propagation only (the default no-op recorder);
 //! - what users assemble for the same job today: tower-http's
 //!   `SetRequestIdLayer` (UUID) + `PropagateRequestIdLayer`, and the
@@ -147,6 +148,10 @@ fn propagation(c: &mut Criterion) {
         (
             "reference/minimal-propagation",
             router().layer(support::minimal::MinimalLayer),
+        ),
+        (
+            "reference/minimal-propagation+scope",
+            router().layer(support::minimal::ScopedLayer),
         ),
         (
             "ours/propagation-only",
