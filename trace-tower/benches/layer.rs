@@ -34,7 +34,10 @@
 //!   (`otel.kind`, `otel.name`, the HTTP attributes) exported by
 //!   `tracing-opentelemetry`, its parent extracted from the headers with
 //!   OpenTelemetry's `TraceContextPropagator` (as axum-tracing-opentelemetry
-//!   does).
+//!   does);
+//! - axum-tracing-opentelemetry's `OtelAxumLayer` itself (the crate users
+//!   pick for this), under a tracing-opentelemetry layer on the same kind
+//!   of provider and exporter.
 //!
 //! Every request carries a `traceparent`, so all stacks have a trace to
 //! continue.
@@ -252,29 +255,25 @@ fn opentelemetry(c: &mut Criterion) {
         tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(theirs.tracer("bench"))),
     );
+    let (axum_exported, axum_provider) = {
+        let exported = Discard::default();
+        (exported.clone(), otel_provider(exported))
+    };
+    let axum_subscriber = tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(axum_provider.tracer("bench"))),
+    );
+    // `OtelAxumLayer` extracts with the global propagator.
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let mut g = c.benchmark_group("server-layer-opentelemetry");
-    g.bench_function("bare-router", |b| {
-        let app = router();
-        b.to_async(&runtime).iter(|| {
-            let app = app.clone();
-            async move {
-                let response = app.oneshot(request()).await.unwrap();
-                black_box(response.into_body().collect().await.unwrap());
-            }
-        });
-    });
-    g.bench_function("ours/otel-recorder", |b| {
-        let app = router()
-            .layer(TraceContextLayer::new().recorder(OtelRecorder::new(ours.tracer("bench"))));
-        b.to_async(&runtime).iter(|| {
-            let app = app.clone();
-            async move {
-                let response = app.oneshot(request()).await.unwrap();
-                black_box(response.into_body().collect().await.unwrap());
-            }
-        });
-    });
-    g.bench_function("tower-http/trace+tracing-opentelemetry", |b| {
+    bench_app(&mut g, &runtime, "bare-router", &router());
+    bench_app(
+        &mut g,
+        &runtime,
+        "ours/otel-recorder",
+        &router().layer(TraceContextLayer::new().recorder(OtelRecorder::new(ours.tracer("bench")))),
+    );
+    {
         let app = Router::new().route("/users/{id}", get(user)).layer(
             TraceLayer::new_for_http()
                 .make_span_with(otel_span)
@@ -285,23 +284,34 @@ fn opentelemetry(c: &mut Criterion) {
                 ),
         );
         // The subscriber is this thread's (the runtime's) while this
-        // function runs, so the other stacks do not pay for it.
+        // block runs, so the other stacks do not pay for it.
         let _default = tracing::dispatcher::set_default(&subscriber);
-        b.to_async(&runtime).iter(|| {
-            let app = app.clone();
-            async move {
-                let response = app.oneshot(request()).await.unwrap();
-                black_box(response.into_body().collect().await.unwrap());
-            }
-        });
-    });
+        bench_app(
+            &mut g,
+            &runtime,
+            "tower-http/trace+tracing-opentelemetry",
+            &app,
+        );
+    }
+    {
+        let app = router().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());
+        let _default = tracing::dispatcher::set_default(&axum_subscriber);
+        bench_app(
+            &mut g,
+            &runtime,
+            "axum-tracing-opentelemetry/OtelAxumLayer",
+            &app,
+        );
+    }
     g.finish();
     ours.shutdown().unwrap();
     theirs.shutdown().unwrap();
+    axum_provider.shutdown().unwrap();
     // Not a timing: a check that both stacks really made spans (the batch
     // processor may drop some when its queue is full).
     assert!(ours_exported.0.load(Ordering::Relaxed) > 0);
     assert!(theirs_exported.0.load(Ordering::Relaxed) > 0);
+    assert!(axum_exported.0.load(Ordering::Relaxed) > 0);
 }
 
 criterion_group!(benches, propagation, recording, opentelemetry);

@@ -8,7 +8,9 @@
 //! propagation-only layer must do: `benches/support/minimal.rs`),
 //! `minimal-scoped` (the same, with the context current while the handler
 //! runs, as the layer makes it), `ours` (propagation only), `memory`
-//! (recording into the in-memory store) or `tower-http` (`TraceLayer` +
+//! (recording into the in-memory store), `otel` (exported through the
+//! OpenTelemetry SDK's batch processor to an exporter that drops it) or
+//! `tower-http` (`TraceLayer` +
 //! `SetRequestIdLayer` + `PropagateRequestIdLayer`, with no subscriber, so
 //! `TraceLayer` makes no span), `tower-http-propagation` (the request-id
 //! layers and OpenTelemetry's `TraceContextPropagator` extract: the same
@@ -65,6 +67,13 @@ fn main() {
         "minimal-scoped" => router.layer(minimal::ScopedLayer),
         "ours" => router.layer(TraceContextLayer::new()),
         "memory" => router.layer(TraceContextLayer::new().recorder(InMemoryRecorder::new(1024))),
+        // Exported through the OpenTelemetry SDK: the batch processor and an
+        // exporter that drops what it is given (its thread is counted too).
+        "otel" => {
+            let provider = ecosystem::otel_provider(ecosystem::Discard::default());
+            let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "bench");
+            router.layer(TraceContextLayer::new().recorder(trace_core::OtelRecorder::new(tracer)))
+        }
         // The same job as `ours`, as users assemble it today.
         "tower-http-propagation" => ecosystem::tower_http_propagation(router),
         // `tower-http` below, under a subscriber that keeps its spans: the
@@ -78,7 +87,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: callgrind bare|identity|minimal|minimal-scoped|ours|memory|tower-http|tower-http-propagation|tower-http-recording [N]"
+                "usage: callgrind bare|identity|minimal|minimal-scoped|ours|memory|otel|tower-http|tower-http-propagation|tower-http-recording [N]"
             );
             std::process::exit(2);
         }

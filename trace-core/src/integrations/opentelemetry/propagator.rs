@@ -17,7 +17,7 @@ use opentelemetry::{
     propagation::{Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter},
     trace::{
         SpanContext, SpanId as OtelSpanId, TraceContextExt, TraceFlags as OtelTraceFlags,
-        TraceId as OtelTraceId, TraceState as OtelTraceState,
+        TraceId as OtelTraceId,
     },
 };
 
@@ -32,13 +32,7 @@ impl From<&TraceContext> for SpanContext {
     /// The OpenTelemetry span context of `cx`: same ids, flags (the Level 2
     /// random flag included), remote flag and tracestate.
     fn from(cx: &TraceContext) -> Self {
-        // Our tracestate is valid by construction; the SDK's parser is
-        // looser than ours, so it accepts it.
-        let state = cx
-            .trace_state()
-            .to_string()
-            .parse::<OtelTraceState>()
-            .unwrap_or_default();
+        let state = super::recorder::otel_trace_state(cx.trace_state());
         Self::new(
             OtelTraceId::from_bytes(cx.trace_id().to_bytes()),
             OtelSpanId::from_bytes(cx.span_id().to_bytes()),

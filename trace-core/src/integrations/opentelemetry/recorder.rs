@@ -1,6 +1,7 @@
 //! Recording spans through OpenTelemetry (feature `opentelemetry`).
 
 use std::{
+    borrow::Cow,
     cell::Cell,
     fmt,
     sync::atomic::{AtomicBool, Ordering},
@@ -121,11 +122,23 @@ impl<T> fmt::Debug for OtelRecorder<T> {
 
 pub(crate) fn otel_value(value: Value<'static>) -> opentelemetry::Value {
     match value {
-        Value::Str(s) => opentelemetry::Value::from(s.into_owned()),
+        // Static text stays static: no copy, no allocation.
+        Value::Str(Cow::Borrowed(s)) => opentelemetry::Value::from(s),
+        Value::Str(Cow::Owned(s)) => opentelemetry::Value::from(s),
         Value::I64(v) => opentelemetry::Value::I64(v),
         Value::F64(v) => opentelemetry::Value::F64(v),
         Value::Bool(v) => opentelemetry::Value::Bool(v),
     }
+}
+
+/// Our tracestate as OpenTelemetry's, without a copy when it is empty (as
+/// it usually is). Ours is valid by construction, and the SDK's parser is
+/// looser than ours, so it accepts it.
+pub(crate) fn otel_trace_state(state: &crate::codec::TraceState) -> OtelTraceState {
+    if state.is_empty() {
+        return OtelTraceState::NONE;
+    }
+    state.to_string().parse().unwrap_or_default()
 }
 
 pub(crate) fn key_value(attribute: Attribute<'static>) -> KeyValue {
@@ -148,11 +161,7 @@ pub(crate) fn kind(kind: SpanKind) -> OtelSpanKind {
 pub(crate) fn parent_context(cx: &TraceContext) -> Context {
     match cx.parent_span_id() {
         Some(parent) => {
-            let state = cx
-                .trace_state()
-                .to_string()
-                .parse::<OtelTraceState>()
-                .unwrap_or_default();
+            let state = otel_trace_state(cx.trace_state());
             Context::new().with_remote_span_context(SpanContext::new(
                 OtelTraceId::from_bytes(cx.trace_id().to_bytes()),
                 OtelSpanId::from_bytes(parent.to_bytes()),
@@ -283,12 +292,16 @@ where
 {
     fn start(&self, start: SpanStart<'_>) -> Option<Box<dyn RecordingSpan>> {
         let cx = start.context;
+        // Room for what the response adds (status code, error type), so the
+        // SDK's list never regrows: it keeps this vector's allocation.
+        let mut attributes = Vec::with_capacity(start.attributes.len() + 4);
+        attributes.extend(start.attributes.into_iter().map(key_value));
         let mut builder = self
             .tracer
             .span_builder(start.name.to_owned())
             .with_kind(kind(start.kind))
             .with_start_time(start.start_time)
-            .with_attributes(start.attributes.into_iter().map(key_value));
+            .with_attributes(attributes);
         if let Some(link) = cx.link() {
             builder = builder.with_links(vec![Link::with_context(link_context(link))]);
         }
