@@ -14,7 +14,7 @@
 //! assert!(semconv::http_client_status(404).is_error());
 //! ```
 
-use std::{borrow::Cow, net::SocketAddr};
+use std::{borrow::Cow, fmt::Write as _, net::SocketAddr};
 
 use arrayvec::ArrayString;
 
@@ -362,6 +362,65 @@ pub fn push_server_address(
     }
 }
 
+/// A `Host` header's host and port (RFC 9110, section 7.2: `uri-host [
+/// ":" port ]`), read in place: a host of RFC 3986's reg-name characters
+/// (percent-encoding included) or a bracketed IP literal, and a port of up
+/// to five digits that fits in 16 bits. `None` for anything else, which then
+/// names no address.
+#[inline]
+fn host_header(value: &[u8]) -> Option<(&str, Option<u16>)> {
+    let (host, port) = match value.first()? {
+        b'[' => {
+            let end = value.iter().position(|&b| b == b']')? + 1;
+            let literal = &value[1..end - 1];
+            let ok = !literal.is_empty()
+                && literal
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
+            (ok.then_some(&value[..end])?, &value[end..])
+        }
+        _ => {
+            let end = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+            let host = &value[..end];
+            let ok = host.iter().all(|&b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'-' | b'.'
+                            | b'_'
+                            | b'~'
+                            | b'%'
+                            | b'!'
+                            | b'$'
+                            | b'&'
+                            | b'\''
+                            | b'('
+                            | b')'
+                            | b'*'
+                            | b'+'
+                            | b','
+                            | b';'
+                            | b'='
+                    )
+            });
+            (ok.then_some(host).filter(|h| !h.is_empty())?, &value[end..])
+        }
+    };
+    let port = match port {
+        // RFC 3986 allows an empty port: none is named.
+        [] | [b':'] => None,
+        [b':', digits @ ..] if digits.len() <= 5 => {
+            let port = digits.iter().try_fold(0u32, |n, &b| {
+                b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+            })?;
+            Some(u16::try_from(port).ok()?)
+        }
+        _ => return None,
+    };
+    // Only ASCII was accepted above.
+    Some((std::str::from_utf8(host).ok()?, port))
+}
+
 /// The port a URI's scheme implies: 80 for `http`, 443 for `https`.
 #[must_use]
 pub fn default_port(uri: &Uri) -> Option<u16> {
@@ -433,12 +492,17 @@ pub fn push_connection<B>(
     peer: Option<SocketAddr>,
     attributes: &mut Vec<Attribute<'static>>,
 ) {
-    let host = request
+    if let Some(authority) = request.uri().authority() {
+        push_server_address(authority, None, attributes);
+    } else if let Some((host, port)) = request
         .headers()
         .get(header::HOST)
-        .and_then(|host| host.to_str().ok()?.parse::<Authority>().ok());
-    if let Some(authority) = request.uri().authority().or(host.as_ref()) {
-        push_server_address(authority, None, attributes);
+        .and_then(|host| host_header(host.as_bytes()))
+    {
+        attributes.push(Attribute::new(SERVER_ADDRESS, host.to_owned()));
+        if let Some(port) = port {
+            attributes.push(Attribute::new(SERVER_PORT, i64::from(port)));
+        }
     }
     if let Some(version) = protocol_version(request.version()) {
         attributes.push(Attribute::new(NETWORK_PROTOCOL_VERSION, version));
@@ -451,7 +515,10 @@ pub fn push_connection<B>(
         attributes.push(Attribute::new(USER_AGENT_ORIGINAL, agent.to_owned()));
     }
     if let Some(peer) = peer {
-        attributes.push(Attribute::new(CLIENT_ADDRESS, peer.ip().to_string()));
+        // Written into room for the longest address: no regrowth.
+        let mut address = String::with_capacity(45);
+        let _ = write!(address, "{}", peer.ip());
+        attributes.push(Attribute::new(CLIENT_ADDRESS, address));
     }
 }
 
@@ -532,6 +599,61 @@ pub fn grpc_response_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_header_names_the_server() {
+        #[rustfmt::skip]
+        let table: &[(&[u8], Option<(&str, Option<u16>)>)] = &[
+            (b"example.com", Some(("example.com", None))),
+            (b"example.com:8080", Some(("example.com", Some(8080)))),
+            (b"example.com:", Some(("example.com", None))),
+            (b"127.0.0.1:80", Some(("127.0.0.1", Some(80)))),
+            (b"[::1]:3000", Some(("[::1]", Some(3000)))),
+            (b"[2001:db8::7]", Some(("[2001:db8::7]", None))),
+            (b"my_host%41", Some(("my_host%41", None))),
+            (b"", None),
+            (b":80", None),
+            (b"example.com:65536", None),
+            (b"example.com:123456", None),
+            (b"example.com:8o", None),
+            (b"example.com:80:80", None),
+            (b"user@example.com", None),
+            (b"exa mple.com", None),
+            (b"[::1", None),
+            (b"[]", None),
+            (b"[::1]x", None),
+            (b"[zz::1]", None),
+            (b"ex\xc3\xa9.com", None),
+            (b"a\r\nb", None),
+        ];
+        for &(value, expected) in table {
+            assert_eq!(
+                host_header(value),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(value)
+            );
+        }
+        let request = Request::get("/")
+            .header("host", "api.example.com:8443")
+            .body(())
+            .unwrap();
+        let mut attributes = Vec::new();
+        push_connection(
+            &request,
+            Some(SocketAddr::from(([10, 0, 0, 7], 4000))),
+            &mut attributes,
+        );
+        let find = |key: &str| {
+            attributes
+                .iter()
+                .find(|a| a.key == key)
+                .map(|a| a.value.to_string())
+        };
+        assert_eq!(find(SERVER_ADDRESS).as_deref(), Some("api.example.com"));
+        assert_eq!(find(SERVER_PORT).as_deref(), Some("8443"));
+        assert_eq!(find(CLIENT_ADDRESS).as_deref(), Some("10.0.0.7"));
+    }
 
     #[test]
     fn grpc_status_tables() {

@@ -47,6 +47,8 @@ fn request() -> Request<Body> {
             "traceparent",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         )
+        // As every HTTP/1.1 request has (wrk sends it too).
+        .header("host", "127.0.0.1:3000")
         .header("user-agent", "bench/1.0")
         .body(Body::empty())
         .expect("a valid request")

@@ -18,7 +18,8 @@
 //! - the server span is recorded by the configured recorder (none by
 //!   default: propagation only), named `{METHOD} {route}` with axum's
 //!   matched route, and ends when the response body has been sent, or as
-//!   `cancelled` when the client goes away first.
+//!   `cancelled` when the client goes away first. Without a recorder the
+//!   response body is handed back as it is ([`mode`]).
 //!
 //! # Examples
 //!
@@ -203,6 +204,29 @@ mod tests {
         );
         let spans = recorder.finished();
         assert_eq!(spans[0].status.error_type(), Some("std::io::error::Error"));
+    }
+
+    #[tokio::test]
+    async fn propagation_only_hands_back_the_inner_body() {
+        // The type says it: the response's body is the handler's `String`,
+        // not wrapped (so axum does not box it again)...
+        let response: Response<String> = respond(
+            TraceContextLayer::new(),
+            Response::new(String::from("hello")),
+        )
+        .await;
+        assert_eq!(response.body(), "hello");
+        assert!(response.headers().contains_key("x-request-id"));
+        // ...and a recorder makes it the body that ends the span.
+        let recorder = InMemoryRecorder::new(4);
+        let response: Response<ResponseBody<String>> = respond(
+            TraceContextLayer::new().recorder(recorder.clone()),
+            Response::new(String::from("hello")),
+        )
+        .await;
+        assert!(recorder.finished().is_empty(), "not sent yet");
+        drop(response);
+        assert_eq!(recorder.finished().len(), 1);
     }
 
     #[tokio::test]
