@@ -16,13 +16,13 @@ RUNS="${1:-5}"
 MEASURE="${2:-5}"
 GROUP="server-layer-opentelemetry"
 
-cargo bench -q -p trace-tower --all-features --bench layer --no-run
+cargo bench -q -p trace-tower --features axum --bench layer --no-run
 out="target/criterion/$GROUP"
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
 
 for run in $(seq "$RUNS"); do
-  cargo bench -q -p trace-tower --all-features --bench layer -- "$GROUP" \
+  cargo bench -q -p trace-tower --features axum --bench layer -- "$GROUP" \
     --measurement-time "$MEASURE" --warm-up-time 1 --noplot >/dev/null 2>&1
   python3 - "$out" "$run" >>"$results" <<'EOF'
 import json, pathlib, sys

@@ -6,6 +6,9 @@
 //! where STACK is one of
 //!
 //! - `bare`: the router alone;
+//! - `minimal`, `minimal-scoped`: the least a propagation-only layer must
+//!   do, without and with the current-context scope
+//!   (`benches/support/minimal.rs`), for reference;
 //! - `ours`: `TraceContextLayer`, propagation only;
 //! - `memory`: ours, recording into the in-memory store;
 //! - `otel`: ours with `OtelRecorder` on an SDK provider (batch processor,
@@ -21,6 +24,8 @@
 
 #[path = "../benches/support/ecosystem.rs"]
 mod ecosystem;
+#[path = "../benches/support/minimal.rs"]
+mod minimal;
 
 use axum::{Router, routing::get};
 use http::HeaderName;
@@ -33,7 +38,7 @@ use tower_http::{
 use trace_core::{InMemoryRecorder, OtelRecorder};
 use trace_tower::TraceContextLayer;
 
-const STACKS: &str = "bare|ours|memory|otel|tower-http|otel-axum";
+const STACKS: &str = "bare|minimal|minimal-scoped|ours|memory|otel|tower-http|otel-axum";
 
 fn main() -> std::io::Result<()> {
     let stack = std::env::args().nth(1).unwrap_or_default();
@@ -47,6 +52,8 @@ fn main() -> std::io::Result<()> {
         let mut _provider = None;
         let app = match stack.as_str() {
             "bare" => router,
+            "minimal" => router.layer(minimal::MinimalLayer),
+            "minimal-scoped" => router.layer(minimal::ScopedLayer),
             "ours" => router.layer(TraceContextLayer::new()),
             "memory" => {
                 router.layer(TraceContextLayer::new().recorder(InMemoryRecorder::new(10_000)))
