@@ -98,6 +98,9 @@ fn bench_app(
     name: &str,
     app: &Router,
 ) {
+    // As `axum::serve` does (`Router::into_make_service`): the routes and
+    // their layers are made once, not again for every request.
+    let app = app.clone().with_state::<()>(());
     g.bench_function(name, |b| {
         b.to_async(runtime).iter(|| {
             let app = app.clone();

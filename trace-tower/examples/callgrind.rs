@@ -94,6 +94,9 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // As `axum::serve` does (`Router::into_make_service`): the routes and
+    // their layers are made once, not again for every request.
+    let app = app.with_state(());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");

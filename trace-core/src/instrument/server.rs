@@ -505,6 +505,11 @@ impl ServerTracing {
         if let Some(started) = span.started {
             log_response(context, Some(code.as_u16()), started);
         }
+        if !span.span.is_recording() && span.deferred.is_none() {
+            // Nothing records this request (propagation only, or not
+            // sampled), and nothing will: there is nothing to classify.
+            return AtHead::Ended;
+        }
         let code = code.as_u16();
         match self.protocol {
             Protocol::Http => {
