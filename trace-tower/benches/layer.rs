@@ -19,6 +19,9 @@
 //!
 //! `server-layer/recording`, one span per request kept in memory:
 //!
+//! - for reference, the least recording in memory costs (`support/minimal.rs`:
+//!   the minimal job with its scope, and a span with the same attributes
+//!   kept in a bounded store);
 //! - our layer recording into the in-memory recorder;
 //! - tower-http's `TraceLayer::new_for_http()` + the two request-id layers,
 //!   under a `tracing` subscriber whose layer keeps every closed span's name
@@ -29,6 +32,8 @@
 //! exporter that drops what it is given), side by side in one run:
 //!
 //! - the bare router;
+//! - for reference, the minimal job with its scope, and the same span made
+//!   and ended with the SDK's own API (`support/minimal.rs`);
 //! - our layer with `OtelRecorder`;
 //! - what users set up today: tower-http's `TraceLayer` making a server span
 //!   (`otel.kind`, `otel.name`, the HTTP attributes) exported by
@@ -193,6 +198,12 @@ fn recording(c: &mut Criterion) {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid));
 
     let mut g = c.benchmark_group("server-layer/recording");
+    bench_app(
+        &mut g,
+        &runtime,
+        "reference/minimal-recording",
+        &router().layer(support::minimal::RecordingLayer::default()),
+    );
     bench_app(&mut g, &runtime, "ours/in-memory-recorder", &ours);
     {
         // The subscriber is this thread's (the runtime's) while this row
@@ -268,10 +279,22 @@ fn opentelemetry(c: &mut Criterion) {
         tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(axum_provider.tracer("bench"))),
     );
+    let (minimal_exported, minimal_provider) = {
+        let exported = Discard::default();
+        (exported.clone(), otel_provider(exported))
+    };
     // `OtelAxumLayer` extracts with the global propagator.
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let mut g = c.benchmark_group("server-layer-opentelemetry");
     bench_app(&mut g, &runtime, "bare-router", &router());
+    bench_app(
+        &mut g,
+        &runtime,
+        "reference/minimal-otel",
+        &router().layer(support::minimal::OtelLayer(
+            minimal_provider.tracer("bench"),
+        )),
+    );
     bench_app(
         &mut g,
         &runtime,
@@ -312,11 +335,13 @@ fn opentelemetry(c: &mut Criterion) {
     ours.shutdown().unwrap();
     theirs.shutdown().unwrap();
     axum_provider.shutdown().unwrap();
+    minimal_provider.shutdown().unwrap();
     // Not a timing: a check that both stacks really made spans (the batch
     // processor may drop some when its queue is full).
     assert!(ours_exported.0.load(Ordering::Relaxed) > 0);
     assert!(theirs_exported.0.load(Ordering::Relaxed) > 0);
     assert!(axum_exported.0.load(Ordering::Relaxed) > 0);
+    assert!(minimal_exported.0.load(Ordering::Relaxed) > 0);
 }
 
 criterion_group!(benches, propagation, recording, opentelemetry);

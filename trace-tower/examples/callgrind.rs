@@ -67,6 +67,14 @@ fn main() {
         "minimal" => router.layer(minimal::MinimalLayer),
         // The same, with the context current while the handler runs.
         "minimal-scoped" => router.layer(minimal::ScopedLayer),
+        // The same, recording a span into a bounded store.
+        "minimal-recording" => router.layer(minimal::RecordingLayer::default()),
+        // The same, recording through the OpenTelemetry SDK as `otel` does.
+        "minimal-otel" => {
+            let provider = ecosystem::otel_provider(ecosystem::Discard::default());
+            let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "bench");
+            router.layer(minimal::OtelLayer(tracer))
+        }
         "ours" => router.layer(TraceContextLayer::new()),
         "memory" => router.layer(TraceContextLayer::new().recorder(InMemoryRecorder::new(1024))),
         // Exported through the OpenTelemetry SDK: the batch processor and an
@@ -89,7 +97,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: callgrind bare|identity|minimal|minimal-scoped|ours|memory|otel|tower-http|tower-http-propagation|tower-http-recording [N]"
+                "usage: callgrind bare|identity|minimal|minimal-scoped|minimal-recording|minimal-otel|ours|memory|otel|tower-http|tower-http-propagation|tower-http-recording [N]"
             );
             std::process::exit(2);
         }

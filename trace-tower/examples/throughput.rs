@@ -9,6 +9,9 @@
 //! - `minimal`, `minimal-scoped`: the least a propagation-only layer must
 //!   do, without and with the current-context scope
 //!   (`benches/support/minimal.rs`), for reference;
+//! - `minimal-recording`, `minimal-otel`: the same with the scope, and a
+//!   span kept in a bounded store or recorded through the OpenTelemetry
+//!   SDK as `otel` does: the least recording costs, for reference;
 //! - `ours`: `TraceContextLayer`, propagation only;
 //! - `memory`: ours, recording into the in-memory store;
 //! - `otel`: ours with `OtelRecorder` on an SDK provider (batch processor,
@@ -38,7 +41,7 @@ use tower_http::{
 use trace_core::{InMemoryRecorder, OtelRecorder};
 use trace_tower::TraceContextLayer;
 
-const STACKS: &str = "bare|minimal|minimal-scoped|ours|memory|otel|tower-http|otel-axum";
+const STACKS: &str = "bare|minimal|minimal-scoped|minimal-recording|minimal-otel|ours|memory|otel|tower-http|otel-axum";
 
 fn main() -> std::io::Result<()> {
     let stack = std::env::args().nth(1).unwrap_or_default();
@@ -54,6 +57,13 @@ fn main() -> std::io::Result<()> {
             "bare" => router,
             "minimal" => router.layer(minimal::MinimalLayer),
             "minimal-scoped" => router.layer(minimal::ScopedLayer),
+            "minimal-recording" => router.layer(minimal::RecordingLayer::default()),
+            "minimal-otel" => {
+                let provider = ecosystem::otel_provider(ecosystem::Discard::default());
+                let layer = minimal::OtelLayer(provider.tracer("bench"));
+                _provider = Some(provider);
+                router.layer(layer)
+            }
             "ours" => router.layer(TraceContextLayer::new()),
             "memory" => {
                 router.layer(TraceContextLayer::new().recorder(InMemoryRecorder::new(10_000)))
