@@ -104,8 +104,9 @@ pub struct InMemoryRecorder {
 
 struct Store {
     /// Shared, so that reading the store copies a pointer per span under
-    /// the lock, and the spans themselves after it.
-    spans: VecDeque<Arc<FinishedSpan>>,
+    /// the lock, and the spans themselves after it; each with its size, so
+    /// that dropping it out takes no count again.
+    spans: VecDeque<(Arc<FinishedSpan>, usize)>,
     capacity: usize,
     max_bytes: usize,
     bytes: usize,
@@ -193,7 +194,12 @@ impl InMemoryRecorder {
     /// the spans are copied after the store is unlocked.
     #[must_use]
     pub fn finished(&self) -> Vec<FinishedSpan> {
-        let shared: Vec<Arc<FinishedSpan>> = self.lock().spans.iter().cloned().collect();
+        let shared: Vec<Arc<FinishedSpan>> = self
+            .lock()
+            .spans
+            .iter()
+            .map(|(span, _)| Arc::clone(span))
+            .collect();
         shared
             .iter()
             .map(|span| FinishedSpan::clone(span))
@@ -206,7 +212,7 @@ impl InMemoryRecorder {
         let shared: Vec<Arc<FinishedSpan>> = {
             let mut store = self.lock();
             store.bytes = 0;
-            store.spans.drain(..).collect()
+            store.spans.drain(..).map(|(span, _)| span).collect()
         };
         shared
             .into_iter()
@@ -231,20 +237,26 @@ impl InMemoryRecorder {
     fn push(&self, span: FinishedSpan) {
         let size = size_of_span(&span);
         let span = Arc::new(span);
+        // The span a full store lets go of is freed after the lock (any
+        // more, when a large span takes the room of several, under it).
+        let mut oldest = None;
         let mut store = self.lock();
         if store.capacity == 0 || size > store.max_bytes {
             store.dropped += 1;
             return;
         }
         while store.spans.len() == store.capacity || store.bytes + size > store.max_bytes {
-            let Some(old) = store.spans.pop_front() else {
+            let Some((old, old_size)) = store.spans.pop_front() else {
                 break;
             };
-            store.bytes -= size_of_span(&old);
+            store.bytes -= old_size;
             store.dropped += 1;
+            oldest.get_or_insert(old);
         }
         store.bytes += size;
-        store.spans.push_back(span);
+        store.spans.push_back((span, size));
+        drop(store);
+        drop(oldest);
     }
 }
 

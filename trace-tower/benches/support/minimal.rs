@@ -281,10 +281,15 @@ fn route<B>(req: &Request<B>) -> Option<&str> {
 
 /// The span's name: `{method} {route}`.
 fn name<B>(req: &Request<B>) -> String {
-    match route(req) {
-        Some(route) => format!("{} {route}", req.method()),
-        None => req.method().as_str().to_owned(),
-    }
+    let method = req.method().as_str();
+    let Some(route) = route(req) else {
+        return method.to_owned();
+    };
+    let mut name = String::with_capacity(method.len() + 1 + route.len());
+    name.push_str(method);
+    name.push(' ');
+    name.push_str(route);
+    name
 }
 
 /// The attributes of the request: the common methods' names and the
