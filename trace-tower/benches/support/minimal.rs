@@ -50,7 +50,7 @@ use pin_project::{pin_project, pinned_drop};
 use tower::{Layer, Service};
 use trace_core::{
     Attribute, CorrelationId, FutureExt, SpanId, TraceContext, TraceId, TraceParent,
-    context::WithContext,
+    context::WithContext, semconv,
 };
 
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
@@ -239,7 +239,7 @@ impl Keep for InStore {
     fn status(&mut self, code: i64) {
         self.0
             .attributes
-            .push(Attribute::new("http.response.status_code", code));
+            .push(Attribute::new(semconv::HTTP_RESPONSE_STATUS_CODE, code));
     }
 
     fn keep(self) {
@@ -256,7 +256,7 @@ impl Keep for InStore {
 
 impl Keep for opentelemetry_sdk::trace::Span {
     fn status(&mut self, code: i64) {
-        self.set_attribute(KeyValue::new("http.response.status_code", code));
+        self.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, code));
     }
 
     fn keep(mut self) {
@@ -301,26 +301,38 @@ fn attributes<B, T>(req: &Request<B>, make: impl Fn(&'static str, Value) -> T) -
         Method::POST => Value::Static("POST"),
         ref other => Value::Owned(other.as_str().to_owned()),
     };
-    attributes.push(make("http.request.method", method));
-    attributes.push(make("url.scheme", Value::Static("http")));
-    attributes.push(make("url.path", Value::Owned(req.uri().path().to_owned())));
+    attributes.push(make(semconv::HTTP_REQUEST_METHOD, method));
+    attributes.push(make(semconv::URL_SCHEME, Value::Static("http")));
+    attributes.push(make(
+        semconv::URL_PATH,
+        Value::Owned(req.uri().path().to_owned()),
+    ));
     if let Some(route) = route(req) {
-        attributes.push(make("http.route", Value::Owned(route.to_owned())));
+        attributes.push(make(semconv::HTTP_ROUTE, Value::Owned(route.to_owned())));
     }
     let headers = req.headers();
     if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
         let (address, port) = host.rsplit_once(':').unwrap_or((host, ""));
-        attributes.push(make("server.address", Value::Owned(address.to_owned())));
+        attributes.push(make(
+            semconv::SERVER_ADDRESS,
+            Value::Owned(address.to_owned()),
+        ));
         if let Ok(port) = port.parse::<i64>() {
-            attributes.push(make("server.port", Value::Int(port)));
+            attributes.push(make(semconv::SERVER_PORT, Value::Int(port)));
         }
     }
-    attributes.push(make("network.protocol.version", Value::Static("1.1")));
+    attributes.push(make(
+        semconv::NETWORK_PROTOCOL_VERSION,
+        Value::Static("1.1"),
+    ));
     if let Some(agent) = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
     {
-        attributes.push(make("user_agent.original", Value::Owned(agent.to_owned())));
+        attributes.push(make(
+            semconv::USER_AGENT_ORIGINAL,
+            Value::Owned(agent.to_owned()),
+        ));
     }
     attributes
 }
