@@ -7,7 +7,10 @@
 //! what axum's `Router::layer` itself costs), `minimal` (the least a
 //! propagation-only layer must do: `benches/support/minimal.rs`),
 //! `minimal-scoped` (the same, with the context current while the handler
-//! runs, as the layer makes it), `ours` (propagation only), `memory`
+//! runs, as the layer makes it), `minimal-recording` and `minimal-otel` (the
+//! same, and a span kept in a bounded store or made through the
+//! OpenTelemetry SDK's own API: the least recording costs), `ours`
+//! (propagation only), `memory`
 //! (recording into the in-memory store), `otel` (exported through the
 //! OpenTelemetry SDK's batch processor to an exporter that drops it) or
 //! `tower-http` (`TraceLayer` +
