@@ -9,7 +9,7 @@ use std::{
 
 use http::{Extensions, Request, Response};
 use tower_service::Service;
-use trace_core::{FutureExt, ServerTracing};
+use trace_core::ServerTracing;
 
 use crate::{
     future::ResponseFuture,
@@ -125,19 +125,19 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let peer = peer(req.extensions());
         let started = self.tracing.start(&req, route(req.extensions()), peer);
-        let cx = started.context;
-        req.extensions_mut().insert(cx.clone());
+        req.extensions_mut().insert(started.context.clone());
 
         // Some services do work in `call` itself: it runs in the context too.
-        let call = || cx.scope(|| self.inner.call(req));
         #[cfg(feature = "tracing")]
-        let (future, cx) = match &started.tracing_span {
-            Some(tracing_span) => tracing_span.in_scope(call),
-            None => call(),
+        let future = {
+            let call = || started.context.scope_future(|| self.inner.call(req));
+            match &started.tracing_span {
+                Some(tracing_span) => tracing_span.in_scope(call),
+                None => call(),
+            }
         };
         #[cfg(not(feature = "tracing"))]
-        let (future, cx) = call();
-        let future = future.with_trace_context(cx);
+        let future = started.context.scope_future(|| self.inner.call(req));
         #[cfg(feature = "tracing")]
         let future = match started.tracing_span {
             Some(tracing_span) => future.in_tracing_span(tracing_span),

@@ -140,6 +140,23 @@ impl TraceContext {
         }
     }
 
+    /// Turns the caller's span into a child of it, in place: a new span
+    /// id, and the caller's span as the (remote) parent. The rest is kept.
+    pub(crate) fn become_child(&mut self) {
+        self.parent = Some(Parent {
+            span_id: self.span_id,
+            remote: self.remote,
+        });
+        self.span_id = SpanId::random();
+        self.remote = false;
+        self.link = None;
+    }
+
+    /// Sets the sampled flag, in place.
+    pub(crate) fn set_sampled(&mut self, sampled: bool) {
+        self.flags = self.flags.with_sampled(sampled);
+    }
+
     /// The trace-id.
     #[must_use]
     pub fn trace_id(&self) -> TraceId {

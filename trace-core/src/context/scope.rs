@@ -226,6 +226,42 @@ impl TraceContext {
         (result, slot.expect("a scope hands back its own context"))
     }
 
+    /// Calls `make` with this context current and returns the future it
+    /// made, to be polled in this context too: a service's `call` (some
+    /// services do work in `call` itself) and its response future, in one
+    /// step. The same as [`scope`](Self::scope) then
+    /// [`with_trace_context`](FutureExt::with_trace_context), without the
+    /// context being moved in between.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::TraceContext;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cx = TraceContext::new_root(true);
+    /// let span_id = cx.span_id();
+    /// let future = cx.scope_future(|| {
+    ///     let in_call = TraceContext::current().map(|c| c.span_id());
+    ///     async move { (in_call, TraceContext::current().map(|c| c.span_id())) }
+    /// });
+    /// assert!(TraceContext::current().is_none());
+    /// assert_eq!(future.await, (Some(span_id), Some(span_id)));
+    /// # }
+    /// ```
+    #[inline]
+    pub fn scope_future<F: Future>(self, make: impl FnOnce() -> F) -> WithContext<F> {
+        let mut cx = Some(self);
+        let inner = in_scope(&mut cx, make);
+        WithContext {
+            inner,
+            cx,
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
+        }
+    }
+
     /// Makes this the current context on this thread until the guard is
     /// dropped; the previous one comes back then. For synchronous code: a
     /// future should use [`FutureExt::with_trace_context`] instead, since a

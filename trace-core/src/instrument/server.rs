@@ -365,7 +365,8 @@ impl ServerTracing {
             SpanKind::Server,
             sampling_attributes,
         );
-        let context = started.context;
+        // Borrowed until it is handed over: it is not copied on the way.
+        let context = &started.context;
         let attributes = || match self.protocol {
             Protocol::Http => semconv::http_server_attributes(request, route, peer),
             Protocol::Grpc => semconv::grpc_server_attributes(request, peer),
@@ -389,7 +390,7 @@ impl ServerTracing {
         let span = Span::start_with(
             &*self.recorder,
             decision,
-            || SpanStart::new(&context, &name, SpanKind::Server),
+            || SpanStart::new(context, &name, SpanKind::Server),
             attributes,
         );
         let held = if span.is_recording() || deferred.is_some() {
@@ -402,9 +403,9 @@ impl ServerTracing {
         #[cfg(feature = "tracing")]
         let tracing_span = filter
             .is_none()
-            .then(|| span.tracing_span(&context, &name, SpanKind::Server));
+            .then(|| span.tracing_span(context, &name, SpanKind::Server));
         ServerStart {
-            context,
+            context: started.context,
             span: ServerSpan {
                 span,
                 head: request.method() == Method::HEAD,

@@ -2,12 +2,12 @@
 //! ids in one place, so that adapters only translate types.
 
 use crate::{
-    codec::{Baggage, CorrelationId, TraceFlags, TraceId, TraceState},
+    codec::{CorrelationId, TraceFlags, TraceId},
     context::TraceContext,
     policy::{ParentTrust, Trust},
     propagation::Incoming,
     record::{Attribute, SpanKind},
-    sampling::{Decision, Sampler, SamplingInput, with_own_randomness},
+    sampling::{Decision, Sampler, SamplingInput, SamplingResult, with_own_randomness},
 };
 
 /// A started unit of work: its context and the sampling decision.
@@ -74,45 +74,48 @@ impl Incoming {
             correlation_id,
             ..
         } = self;
-        let (remote, link) = match (trust.parent(), parent) {
-            (ParentTrust::NewRoot, link) => (None, link),
-            (parent_trust, Some(parent)) => {
-                let mut state = if trust.keeps_trace_state() {
-                    trace_state
-                } else {
-                    TraceState::EMPTY
-                };
+        let parent_trust = trust.parent();
+        // One context, made once and changed in place: from the caller's
+        // span (or the new root) into the server's own. It is large enough
+        // that each copy of it shows up on the request path.
+        let (mut context, is_child) = match (parent_trust, parent) {
+            (ParentTrust::NewRoot, link) | (_, link @ None) => {
+                let mut root = TraceContext::root(TraceId::random(), TraceFlags::RANDOM);
+                root.link = link;
+                (root, false)
+            }
+            (_, Some(parent)) => {
+                let mut remote = TraceContext::remote(parent);
+                if trust.keeps_trace_state() {
+                    remote.state = trace_state;
+                }
                 // Decided here as at a root: on randomness of our own, not
                 // the caller's `rv` or the trace-id it chose.
                 if parent_trust == ParentTrust::Resample {
-                    state = with_own_randomness(&state);
+                    remote.state = with_own_randomness(&remote.state);
                 }
-                (
-                    Some(TraceContext::remote(parent).with_trace_state(state)),
-                    None,
-                )
+                (remote, true)
             }
-            (_, None) => (None, None),
         };
-        let baggage = if trust.keeps_baggage() {
-            baggage
-        } else {
-            Baggage::EMPTY
-        };
-        let mut started = start(
-            remote.as_ref(),
-            trust.parent(),
+        if trust.keeps_baggage() {
+            context.baggage = baggage;
+        }
+        context.correlation_id = Some(correlation_id.unwrap_or_default());
+        let parent = is_child.then_some(&context);
+        let result = sample(
+            parent,
+            context.trace_id(),
+            parent_trust,
             sampler,
             name,
             kind,
             attributes,
         );
-        // Set in place: the context is large enough that moving it through
-        // by-value builders shows up on the request path.
-        started.context.baggage = baggage;
-        started.context.correlation_id = Some(correlation_id.unwrap_or_default());
-        started.context.link = link;
-        started
+        if is_child {
+            context.become_child();
+        }
+        let decision = decide(&mut context, result);
+        Started { context, decision }
     }
 }
 
@@ -155,25 +158,41 @@ fn start(
     attributes: &[Attribute<'_>],
 ) -> Started {
     let trace_id = parent.map_or_else(TraceId::random, TraceContext::trace_id);
-    let mut input = SamplingInput::new(trace_id, name, kind)
-        .attributes(attributes)
-        .trust(trust);
-    input.parent = parent;
-    let result = sampler.should_sample(&input);
-    let context = match parent {
+    let result = sample(parent, trace_id, trust, sampler, name, kind, attributes);
+    let mut context = match parent {
         Some(parent) => parent.child(),
         // Every byte of a new trace-id is random: the Level 2 flag says so.
         None => TraceContext::root(trace_id, TraceFlags::RANDOM),
     };
-    let flags = context.flags().with_sampled(result.decision.is_sampled());
-    let mut context = context.with_flags(flags);
+    let decision = decide(&mut context, result);
+    Started { context, decision }
+}
+
+/// What the sampler decides for a span of `trace_id` under `parent`.
+fn sample(
+    parent: Option<&TraceContext>,
+    trace_id: TraceId,
+    trust: ParentTrust,
+    sampler: &dyn Sampler,
+    name: &str,
+    kind: SpanKind,
+    attributes: &[Attribute<'_>],
+) -> SamplingResult {
+    let mut input = SamplingInput::new(trace_id, name, kind)
+        .attributes(attributes)
+        .trust(trust);
+    input.parent = parent;
+    sampler.should_sample(&input)
+}
+
+/// Puts the sampler's decision in the new span's sampled flag, and its
+/// tracestate if it wrote one.
+fn decide(context: &mut TraceContext, result: SamplingResult) -> Decision {
+    context.set_sampled(result.decision.is_sampled());
     if let Some(state) = result.trace_state {
-        context = context.with_trace_state(state);
+        context.state = state;
     }
-    Started {
-        context,
-        decision: result.decision,
-    }
+    result.decision
 }
 
 #[cfg(test)]
