@@ -120,6 +120,7 @@ impl<T> fmt::Debug for OtelRecorder<T> {
     }
 }
 
+#[inline]
 pub(crate) fn otel_value(value: Value<'static>) -> opentelemetry::Value {
     match value {
         // Static text stays static: no copy, no allocation.
@@ -141,6 +142,7 @@ pub(crate) fn otel_trace_state(state: &crate::codec::TraceState) -> OtelTraceSta
     state.to_string().parse().unwrap_or_default()
 }
 
+#[inline]
 pub(crate) fn key_value(attribute: Attribute<'static>) -> KeyValue {
     KeyValue::new(attribute.key, otel_value(attribute.value))
 }
