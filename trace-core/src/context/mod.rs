@@ -140,6 +140,34 @@ impl TraceContext {
         }
     }
 
+    /// An incoming request's context, whole: the caller's span, or a new
+    /// root (linked to the `traceparent` it was restarted from), with what
+    /// travels with it.
+    pub(crate) fn incoming(
+        parent: Option<TraceParent>,
+        link: Option<TraceParent>,
+        state: TraceState,
+        baggage: Baggage,
+        correlation_id: CorrelationId,
+    ) -> Self {
+        let (trace_id, span_id, flags) = match parent {
+            Some(parent) => (parent.trace_id(), parent.parent_id(), parent.flags()),
+            // Every byte of a new trace-id is random: the Level 2 flag says so.
+            None => (TraceId::random(), SpanId::random(), TraceFlags::RANDOM),
+        };
+        Self {
+            trace_id,
+            span_id,
+            flags,
+            remote: parent.is_some(),
+            parent: None,
+            state,
+            baggage,
+            correlation_id: Some(correlation_id),
+            link,
+        }
+    }
+
     /// Turns the caller's span into a child of it, in place: a new span
     /// id, and the caller's span as the (remote) parent. The rest is kept.
     pub(crate) fn become_child(&mut self) {

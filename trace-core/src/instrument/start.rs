@@ -2,7 +2,7 @@
 //! ids in one place, so that adapters only translate types.
 
 use crate::{
-    codec::{CorrelationId, TraceFlags, TraceId},
+    codec::{Baggage, CorrelationId, TraceFlags, TraceId, TraceState},
     context::TraceContext,
     policy::{ParentTrust, Trust},
     propagation::Incoming,
@@ -75,32 +75,30 @@ impl Incoming {
             ..
         } = self;
         let parent_trust = trust.parent();
-        // One context, made once and changed in place: from the caller's
-        // span (or the new root) into the server's own. It is large enough
-        // that each copy of it shows up on the request path.
-        let (mut context, is_child) = match (parent_trust, parent) {
-            (ParentTrust::NewRoot, link) | (_, link @ None) => {
-                let mut root = TraceContext::root(TraceId::random(), TraceFlags::RANDOM);
-                root.link = link;
-                (root, false)
-            }
-            (_, Some(parent)) => {
-                let mut remote = TraceContext::remote(parent);
-                if trust.keeps_trace_state() {
-                    remote.state = trace_state;
-                }
-                // Decided here as at a root: on randomness of our own, not
-                // the caller's `rv` or the trace-id it chose.
-                if parent_trust == ParentTrust::Resample {
-                    remote.state = with_own_randomness(&remote.state);
-                }
-                (remote, true)
-            }
+        let baggage = if trust.keeps_baggage() {
+            baggage
+        } else {
+            Baggage::EMPTY
         };
-        if trust.keeps_baggage() {
-            context.baggage = baggage;
+        let correlation_id = correlation_id.unwrap_or_default();
+        // One context, made whole once and changed in place: from the
+        // caller's span (or the new root) into the server's own. It is
+        // large enough that each copy of it shows up on the request path.
+        let (parent, link) = match parent_trust {
+            ParentTrust::NewRoot => (None, parent),
+            _ => (parent, None),
+        };
+        let mut state = match parent {
+            Some(_) if trust.keeps_trace_state() => trace_state,
+            _ => TraceState::EMPTY,
+        };
+        if parent.is_some() && parent_trust == ParentTrust::Resample {
+            // Decided here as at a root: on randomness of our own, not the
+            // caller's `rv` or the trace-id it chose.
+            state = with_own_randomness(&state);
         }
-        context.correlation_id = Some(correlation_id.unwrap_or_default());
+        let is_child = parent.is_some();
+        let mut context = TraceContext::incoming(parent, link, state, baggage, correlation_id);
         let parent = is_child.then_some(&context);
         let result = sample(
             parent,
