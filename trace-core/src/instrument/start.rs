@@ -275,6 +275,45 @@ mod tests {
     }
 
     #[test]
+    fn the_sampler_sees_the_callers_span_whole() {
+        use std::sync::Mutex;
+
+        use crate::{codec::SpanId, sampling::SamplingResult};
+
+        /// Keeps what it was shown of the parent.
+        #[derive(Default)]
+        struct Seen(Mutex<Option<(bool, SpanId, Option<String>, usize, bool)>>);
+        impl Sampler for Seen {
+            fn should_sample(&self, input: &SamplingInput<'_>) -> SamplingResult {
+                *self.0.lock().unwrap() = input.parent.map(|p| {
+                    (
+                        p.is_remote(),
+                        p.span_id(),
+                        p.correlation_id().map(|id| id.as_str().to_owned()),
+                        p.baggage().len(),
+                        p.trace_state().is_empty(),
+                    )
+                });
+                Decision::RecordAndSample.into()
+            }
+        }
+        let sampler = Seen::default();
+        let cx = server(Trust::CONTINUE, &sampler);
+        let tp = TraceParent::from_static(TP);
+        let seen = sampler.0.lock().unwrap().take().expect("a parent");
+        assert_eq!(
+            seen,
+            (true, tp.parent_id(), Some("req-1".into()), 1, false),
+            "the caller's span, with what travels with it"
+        );
+        assert!(!cx.is_remote(), "the server's own span after");
+        assert_eq!(cx.parent_span_id(), Some(tp.parent_id()));
+
+        let _ = server(Trust::NEW_ROOT, &sampler);
+        assert_eq!(*sampler.0.lock().unwrap(), None, "a new root has none");
+    }
+
+    #[test]
     fn no_parent_starts_a_random_root_with_a_correlation_id() {
         let started =
             Incoming::default().start(Trust::CONTINUE, &AlwaysOn, "GET /", SpanKind::Server, &[]);
