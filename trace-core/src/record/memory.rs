@@ -234,9 +234,8 @@ impl InMemoryRecorder {
         self.lock().bytes
     }
 
-    fn push(&self, span: FinishedSpan) {
+    fn push(&self, span: Arc<FinishedSpan>) {
         let size = size_of_span(&span);
-        let span = Arc::new(span);
         // The span a full store lets go of is freed after the lock (any
         // more, when a large span takes the room of several, under it).
         let mut oldest = None;
@@ -283,7 +282,8 @@ impl Recorder for InMemoryRecorder {
         let cx = span.context;
         Some(Box::new(InMemorySpan {
             recorder: self.clone(),
-            span: FinishedSpan {
+            // Made where the store keeps it: ending the span moves nothing.
+            span: Arc::new(FinishedSpan {
                 service: self.service.clone(),
                 trace_id: cx.trace_id(),
                 span_id: cx.span_id(),
@@ -298,30 +298,33 @@ impl Recorder for InMemoryRecorder {
                 end_time: span.start_time,
                 status: Status::Unset,
                 attributes: span.attributes,
-            },
+            }),
         }))
     }
 }
 
+/// A span being recorded. Only it holds its `Arc` until it ends, so
+/// `make_mut` never clones.
 struct InMemorySpan {
     recorder: InMemoryRecorder,
-    span: FinishedSpan,
+    span: Arc<FinishedSpan>,
 }
 
 impl RecordingSpan for InMemorySpan {
     fn set_attribute(&mut self, attribute: Attribute<'static>) {
-        self.span.attributes.push(attribute);
+        Arc::make_mut(&mut self.span).attributes.push(attribute);
     }
 
     fn set_name(&mut self, name: &str) {
-        name.clone_into(&mut self.span.name);
+        name.clone_into(&mut Arc::make_mut(&mut self.span).name);
     }
 
     fn end(self: Box<Self>, end: SpanEnd) {
         let Self { recorder, mut span } = *self;
-        span.end_time = end.end_time;
-        span.status = end.status;
-        span.attributes.extend(end.attributes);
+        let finished = Arc::make_mut(&mut span);
+        finished.end_time = end.end_time;
+        finished.status = end.status;
+        finished.attributes.extend(end.attributes);
         recorder.push(span);
     }
 }
