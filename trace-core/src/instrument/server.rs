@@ -659,6 +659,10 @@ impl Drop for ServerSpan {
     /// A span dropped before the response (the client went away, the
     /// handler panicked) keeps its held attributes.
     fn drop(&mut self) {
+        // Held only by a recording gRPC span: usually there is nothing.
+        if self.held.is_empty() {
+            return;
+        }
         for attribute in self.held.drain(..) {
             self.span.set_attribute(attribute);
         }
