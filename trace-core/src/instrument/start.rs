@@ -99,9 +99,10 @@ impl Incoming {
         }
         let is_child = parent.is_some();
         let mut context = TraceContext::incoming(parent, link, state, baggage, correlation_id);
-        let parent = is_child.then_some(&context);
+        // The sampler sees the caller's span, before it becomes the parent.
+        let caller = is_child.then_some(&context);
         let result = sample(
-            parent,
+            caller,
             context.trace_id(),
             parent_trust,
             sampler,
