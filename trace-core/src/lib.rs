@@ -246,8 +246,8 @@ pub use crate::{
     },
     propagation::Propagator,
     record::{
-        Attribute, FinishedSpan, InMemoryRecorder, NoopRecorder, Recorder, Span, SpanKind, Status,
-        Value,
+        Attribute, FinishedSpan, InMemoryRecorder, NoopRecorder, Recorder, Span, SpanKind, SpanRef,
+        Status, Value, span,
     },
     sampling::{AlwaysOff, AlwaysOn, ParentBased, RateLimited, Sampler, TraceIdRatio},
 };

@@ -48,6 +48,13 @@ pub const CLIENT_ADDRESS: &str = "client.address";
 pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
 /// `user_agent.original`.
 pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
+/// The name of the event that records an exception (an error), from the
+/// OpenTelemetry exception conventions.
+pub const EXCEPTION_EVENT: &str = "exception";
+/// `exception.type`: the error's type.
+pub const EXCEPTION_TYPE: &str = "exception.type";
+/// `exception.message`: the error's message.
+pub const EXCEPTION_MESSAGE: &str = "exception.message";
 /// `error.type`.
 pub const ERROR_TYPE: &str = "error.type";
 /// `rpc.system`.

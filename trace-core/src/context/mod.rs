@@ -5,8 +5,14 @@ mod scope;
 
 use std::fmt;
 
-use crate::codec::{Baggage, CorrelationId, SpanId, TraceFlags, TraceId, TraceParent, TraceState};
+use std::sync::Arc;
 
+use crate::{
+    codec::{Baggage, CorrelationId, SpanId, TraceFlags, TraceId, TraceParent, TraceState},
+    record::{Active, Span, SpanRef},
+};
+
+pub(crate) use self::scope::with_current;
 pub use self::scope::{ContextGuard, FutureExt, WithContext};
 
 /// What a unit of work carries: its trace, its own span, its parent, and the
@@ -51,6 +57,9 @@ pub struct TraceContext {
     pub(crate) baggage: Baggage,
     pub(crate) correlation_id: Option<CorrelationId>,
     pub(crate) link: Option<TraceParent>,
+    /// The recording of the span this context stands for, when it records:
+    /// what [`SpanRef::current`] reaches, and where child spans record.
+    pub(crate) span: Option<Arc<Active>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +74,7 @@ impl TraceContext {
     #[cfg(feature = "tracing-opentelemetry")]
     pub(crate) fn with_span_id(mut self, span_id: SpanId) -> Self {
         self.span_id = span_id;
+        self.span = None;
         self
     }
 
@@ -88,6 +98,7 @@ impl TraceContext {
             baggage: Baggage::EMPTY,
             correlation_id: None,
             link: None,
+            span: None,
         }
     }
 
@@ -121,6 +132,7 @@ impl TraceContext {
             baggage: Baggage::EMPTY,
             correlation_id: None,
             link: None,
+            span: None,
         }
     }
 
@@ -136,7 +148,12 @@ impl TraceContext {
                 remote: self.remote,
             }),
             link: None,
-            ..self.clone()
+            span: None,
+            trace_id: self.trace_id,
+            flags: self.flags,
+            state: self.state.clone(),
+            baggage: self.baggage.clone(),
+            correlation_id: self.correlation_id.clone(),
         }
     }
 
@@ -165,6 +182,7 @@ impl TraceContext {
             baggage,
             correlation_id: Some(correlation_id),
             link,
+            span: None,
         }
     }
 
@@ -178,6 +196,7 @@ impl TraceContext {
         self.span_id = SpanId::random();
         self.remote = false;
         self.link = None;
+        self.span = None;
     }
 
     /// Sets the sampled flag, in place.
@@ -287,6 +306,34 @@ impl TraceContext {
         self
     }
 
+    /// The span this context stands for, to add attributes and events to
+    /// (see [`SpanRef`]); it records nothing when the context's span does
+    /// not record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::TraceContext;
+    ///
+    /// let cx = TraceContext::new_root(true);
+    /// cx.span().set_attribute("user.id", 7_i64); // kept by nothing: no recorder
+    /// assert!(!cx.span().is_recording());
+    /// ```
+    #[must_use]
+    pub fn span(&self) -> SpanRef {
+        SpanRef::from_active(self.span.clone())
+    }
+
+    /// This context, standing for `span`'s recording: what an adapter that
+    /// runs its own [`Span`] does so that [`SpanRef::current`] and child
+    /// spans reach it. The ids are the context's own, as when the span
+    /// started.
+    #[must_use]
+    pub fn with_span(mut self, span: &Span) -> Self {
+        self.span = span.active().cloned();
+        self
+    }
+
     /// This context with a link to the `traceparent` it was restarted from.
     #[must_use]
     pub fn with_link(mut self, link: TraceParent) -> Self {
@@ -307,6 +354,7 @@ impl fmt::Debug for TraceContext {
             .field("baggage", &self.baggage)
             .field("correlation_id", &self.correlation_id)
             .field("link", &self.link)
+            .field("recording", &self.span.is_some())
             .finish()
     }
 }

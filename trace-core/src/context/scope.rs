@@ -136,6 +136,17 @@ impl State {
     }
 }
 
+/// Calls `f` with the current context, borrowed (no clone).
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&TraceContext>) -> R) -> R {
+    let mut f = Some(f);
+    let seen = STATE.try_with(|state| (f.take().expect("called once"))(state.borrow().current.as_ref()));
+    match seen {
+        Ok(result) => result,
+        Err(_) => (f.take().expect("not called: the thread is being torn down"))(None),
+    }
+}
+
 /// Runs `f` with `slot`'s context current, and puts it back in `slot` after,
 /// even if `f` panics. Without the thread's state (the thread is being torn
 /// down), `f` runs without it.

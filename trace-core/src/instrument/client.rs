@@ -170,7 +170,7 @@ impl ClientTracing {
     {
         let started = self.propagate(parent, name, destination, headers);
         let span = Span::start_with(
-            &*self.recorder,
+            &self.recorder,
             started.decision,
             || SpanStart::new(&started.context, name, SpanKind::Client),
             attributes,

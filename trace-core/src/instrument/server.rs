@@ -388,7 +388,7 @@ impl ServerTracing {
             None => (started.decision, None),
         };
         let span = Span::start_with(
-            &*self.recorder,
+            &self.recorder,
             decision,
             || SpanStart::new(context, &name, SpanKind::Server),
             attributes,
@@ -404,8 +404,12 @@ impl ServerTracing {
         let tracing_span = filter
             .is_none()
             .then(|| span.tracing_span(context, &name, SpanKind::Server));
+        let mut context = started.context;
+        // What the handler reaches through `SpanRef::current`, and where
+        // its own spans record.
+        context.span = span.active().cloned();
         ServerStart {
-            context: started.context,
+            context,
             span: ServerSpan {
                 span,
                 head: request.method() == Method::HEAD,
@@ -593,7 +597,7 @@ impl ServerTracing {
             }) if status.is_error() => {
                 let mut start = SpanStart::new(context, &name, SpanKind::Server);
                 start.start_time = start_time;
-                Span::start(&*self.recorder, Decision::RecordAndSample, start, || {
+                Span::start_shared(&self.recorder, Decision::RecordAndSample, start, || {
                     attributes
                 })
             }

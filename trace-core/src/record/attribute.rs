@@ -1,6 +1,6 @@
 //! What a span says: its kind, its attributes and how it ended.
 
-use std::{borrow::Cow, fmt};
+use std::{borrow::Cow, fmt, time::SystemTime};
 
 /// The role of a span, as the OpenTelemetry API defines it.
 ///
@@ -156,6 +156,39 @@ impl<'a> Attribute<'a> {
         Attribute {
             key: self.key,
             value: self.value.into_owned(),
+        }
+    }
+}
+
+/// Something that happened at a moment during a span: a cache miss, a
+/// retry, an `exception` (see [`SpanRef::record_error`](crate::SpanRef::record_error)).
+///
+/// # Examples
+///
+/// ```
+/// use trace_core::{Attribute, record::Event};
+///
+/// let event = Event::new("cache.miss", vec![Attribute::new("cache.key", "user:7")]);
+/// assert_eq!(event.name, "cache.miss");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Event {
+    /// The event's name.
+    pub name: Cow<'static, str>,
+    /// When it happened.
+    pub time: SystemTime,
+    /// What it says.
+    pub attributes: Vec<Attribute<'static>>,
+}
+
+impl Event {
+    /// An event happening now.
+    pub fn new(name: impl Into<Cow<'static, str>>, attributes: Vec<Attribute<'static>>) -> Self {
+        Self {
+            name: name.into(),
+            time: SystemTime::now(),
+            attributes,
         }
     }
 }

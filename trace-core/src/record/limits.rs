@@ -12,14 +12,15 @@ use crate::record::{Attribute, Value};
 ///
 /// Text values longer than [`attribute_value_length`](Self::attribute_value_length)
 /// bytes are cut (at a character boundary); attributes past
-/// [`attribute_count`](Self::attribute_count) are dropped. A span has at
-/// most one link (the caller's context of a restarted trace), so links need
-/// no limit. Values come from requests (paths, user agents, hosts, gRPC
+/// [`attribute_count`](Self::attribute_count) are dropped, and so are
+/// events past [`event_count`](Self::event_count) and links past
+/// [`link_count`](Self::link_count) (an event's attributes have the
+/// attribute limits). Values come from requests (paths, user agents, hosts, gRPC
 /// names): the defaults keep a span of a hostile request small.
 ///
 /// Defaults: 2,048 bytes per value (OpenTelemetry's default is no limit,
-/// which a server recording request data cannot afford), 128 attributes
-/// (OpenTelemetry's default).
+/// which a server recording request data cannot afford), 128 attributes,
+/// 128 events and 128 links (OpenTelemetry's defaults).
 ///
 /// # Examples
 ///
@@ -35,6 +36,8 @@ use crate::record::{Attribute, Value};
 pub struct Limits {
     value_length: usize,
     count: usize,
+    events: usize,
+    links: usize,
 }
 
 impl Default for Limits {
@@ -42,6 +45,8 @@ impl Default for Limits {
         Self {
             value_length: 2048,
             count: 128,
+            events: 128,
+            links: 128,
         }
     }
 }
@@ -59,6 +64,32 @@ impl Limits {
     pub const fn attribute_count(mut self, count: usize) -> Self {
         self.count = count;
         self
+    }
+
+    /// These limits, keeping at most `count` events per span.
+    #[must_use]
+    pub const fn event_count(mut self, count: usize) -> Self {
+        self.events = count;
+        self
+    }
+
+    /// These limits, keeping at most `count` links per span.
+    #[must_use]
+    pub const fn link_count(mut self, count: usize) -> Self {
+        self.links = count;
+        self
+    }
+
+    /// The most events kept per span.
+    #[must_use]
+    pub const fn events(&self) -> usize {
+        self.events
+    }
+
+    /// The most links kept per span.
+    #[must_use]
+    pub const fn links(&self) -> usize {
+        self.links
     }
 
     /// The most bytes kept of a text value.

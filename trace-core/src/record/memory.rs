@@ -11,7 +11,8 @@ use std::{
 use crate::{
     codec::{CorrelationId, SpanId, TraceId, TraceParent},
     record::{
-        Attribute, Limits, Recorder, RecordingSpan, SpanEnd, SpanKind, SpanStart, Status, Value,
+        Attribute, Event, Limits, Recorder, RecordingSpan, SpanEnd, SpanKind, SpanStart, Status,
+        Value,
     },
 };
 
@@ -58,6 +59,11 @@ pub struct FinishedSpan {
     pub status: Status,
     /// Start and end attributes, in order.
     pub attributes: Vec<Attribute<'static>>,
+    /// Events, in the order they were added.
+    pub events: Vec<Event>,
+    /// Links given by the code that started the span (see
+    /// [`SpanStart::links`]; a restarted trace's is [`link`](Self::link)).
+    pub links: Vec<TraceParent>,
 }
 
 impl FinishedSpan {
@@ -118,20 +124,28 @@ struct Store {
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// About how many bytes a finished span takes in the store: the struct,
-/// its name, its attributes and their text.
+/// its name, its attributes, events and links and their text.
 fn size_of_span(span: &FinishedSpan) -> usize {
-    let text: usize = span
-        .attributes
+    fn attributes(attributes: &[Attribute<'static>]) -> usize {
+        let text: usize = attributes
+            .iter()
+            .map(|a| match &a.value {
+                Value::Str(s) => s.len(),
+                _ => 0,
+            })
+            .sum();
+        attributes.len() * std::mem::size_of::<Attribute<'static>>() + text
+    }
+    let events: usize = span
+        .events
         .iter()
-        .map(|a| match &a.value {
-            Value::Str(s) => s.len(),
-            _ => 0,
-        })
+        .map(|e| std::mem::size_of::<Event>() + e.name.len() + attributes(&e.attributes))
         .sum();
     std::mem::size_of::<FinishedSpan>()
         + span.name.len()
-        + span.attributes.len() * std::mem::size_of::<Attribute<'static>>()
-        + text
+        + attributes(&span.attributes)
+        + events
+        + span.links.len() * std::mem::size_of::<TraceParent>()
         + span.status.error_type().map_or(0, str::len)
 }
 
@@ -298,6 +312,8 @@ impl Recorder for InMemoryRecorder {
                 end_time: span.start_time,
                 status: Status::Unset,
                 attributes: span.attributes,
+                events: Vec::new(),
+                links: span.links,
             }),
         }))
     }
@@ -317,6 +333,10 @@ impl RecordingSpan for InMemorySpan {
 
     fn set_name(&mut self, name: &str) {
         name.clone_into(&mut Arc::make_mut(&mut self.span).name);
+    }
+
+    fn add_event(&mut self, event: Event) {
+        Arc::make_mut(&mut self.span).events.push(event);
     }
 
     fn end(self: Box<Self>, end: SpanEnd) {

@@ -4,19 +4,22 @@
 mod attribute;
 mod body;
 mod limits;
+mod local;
 mod memory;
 mod span;
 
 use std::{sync::Arc, time::SystemTime};
 
-use crate::context::TraceContext;
+use crate::{codec::TraceParent, context::TraceContext};
 
+pub(crate) use self::span::Active;
 pub use self::{
-    attribute::{Attribute, SpanKind, Status, Value},
+    attribute::{Attribute, Event, SpanKind, Status, Value},
     body::{SpanBody, TrailerClassifier},
     limits::Limits,
+    local::{InSpan, LocalSpan, SpanBuilder, span},
     memory::{DEFAULT_MAX_BYTES, FinishedSpan, InMemoryRecorder},
-    span::Span,
+    span::{Span, SpanRef},
 };
 
 /// What a recorder is told when a span starts.
@@ -45,6 +48,10 @@ pub struct SpanStart<'a> {
     pub start_time: SystemTime,
     /// Attributes known at the start.
     pub attributes: Vec<Attribute<'static>>,
+    /// Links to other spans, given by the code that started it (the
+    /// context's own [`link`](TraceContext::link), the `traceparent` a
+    /// restarted trace came with, is not among them).
+    pub links: Vec<TraceParent>,
 }
 
 impl<'a> SpanStart<'a> {
@@ -57,6 +64,7 @@ impl<'a> SpanStart<'a> {
             kind,
             start_time: SystemTime::now(),
             attributes: Vec::new(),
+            links: Vec::new(),
         }
     }
 }
@@ -184,6 +192,12 @@ pub trait RecordingSpan: Send + Sync + 'static {
     /// no name once a span has started).
     fn set_name(&mut self, name: &str) {
         let _ = name;
+    }
+
+    /// Adds an event (within the limits, applied before). The default
+    /// keeps nothing of it.
+    fn add_event(&mut self, event: Event) {
+        let _ = event;
     }
 
     /// Ends the span.

@@ -20,7 +20,9 @@ use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use crate::{
     codec::TraceParent,
     context::TraceContext,
-    record::{Attribute, Recorder, RecordingSpan, SpanEnd, SpanKind, SpanStart, Status, Value},
+    record::{
+        Attribute, Event, Recorder, RecordingSpan, SpanEnd, SpanKind, SpanStart, Status, Value,
+    },
 };
 
 thread_local! {
@@ -304,8 +306,14 @@ where
             .with_kind(kind(start.kind))
             .with_start_time(start.start_time)
             .with_attributes(attributes);
-        if let Some(link) = cx.link() {
-            builder = builder.with_links(vec![Link::with_context(link_context(link))]);
+        if cx.link().is_some() || !start.links.is_empty() {
+            let links = cx
+                .link()
+                .into_iter()
+                .chain(start.links)
+                .map(|link| Link::with_context(link_context(link)))
+                .collect();
+            builder = builder.with_links(links);
         }
         let span = with_our_ids(cx, || {
             builder.start_with_context(&self.tracer, &parent_context(cx))
@@ -333,6 +341,14 @@ where
 
     fn set_name(&mut self, name: &str) {
         self.span.update_name(name.to_owned());
+    }
+
+    fn add_event(&mut self, event: Event) {
+        self.span.add_event_with_timestamp(
+            event.name,
+            event.time,
+            event.attributes.into_iter().map(key_value).collect(),
+        );
     }
 
     fn end(mut self: Box<Self>, end: SpanEnd) {

@@ -9,7 +9,7 @@ use crate::{
     integrations::opentelemetry::{
         check_provider, link_context, otel_value, parent_context, with_our_ids,
     },
-    record::{Attribute, Recorder, RecordingSpan, SpanEnd, SpanStart, Status},
+    record::{Attribute, Event, Recorder, RecordingSpan, SpanEnd, SpanStart, Status},
 };
 
 /// Records this crate's spans as `tracing` spans that a
@@ -59,7 +59,7 @@ impl Recorder for TracingRecorder {
         // All of this goes into the span's builder before it starts, as it
         // would for a span started through the OpenTelemetry API.
         let _ = span.set_parent(parent_context(cx));
-        if let Some(link) = cx.link() {
+        for link in cx.link().into_iter().chain(start.links) {
             span.add_link(link_context(link));
         }
         for attribute in start.attributes {
@@ -85,6 +85,18 @@ impl RecordingSpan for TracingSpan {
     fn set_attribute(&mut self, attribute: Attribute<'static>) {
         self.span
             .set_attribute(attribute.key, otel_value(attribute.value));
+    }
+
+    fn add_event(&mut self, event: Event) {
+        self.span.add_event_with_timestamp(
+            event.name,
+            event.time,
+            event
+                .attributes
+                .into_iter()
+                .map(|a| opentelemetry::KeyValue::new(a.key, otel_value(a.value)))
+                .collect(),
+        );
     }
 
     fn end(self: Box<Self>, end: SpanEnd) {

@@ -118,11 +118,8 @@ impl Span {
         name: &str,
         kind: SpanKind,
     ) -> tracing::Span {
-        if let Some(own) = self
-            .recording()
-            .and_then(|recording| recording.tracing_span())
-        {
-            return own.clone();
+        if let Some(own) = self.recorded_tracing_span() {
+            return own;
         }
         let span = context.tracing_span(name, kind);
         #[cfg(feature = "tracing-opentelemetry")]
