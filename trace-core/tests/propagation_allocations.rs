@@ -109,3 +109,59 @@ fn extract_start_inject_writes_one_allocation_for_four_headers() {
         );
     }
 }
+
+/// The app's own spans where nothing records (propagation only, or a
+/// request that is not sampled): each still gets its span id, and none
+/// allocates, whatever is given to it.
+#[test]
+fn the_apps_spans_allocate_nothing_when_nothing_records() {
+    use trace_core::{Attribute, InMemoryRecorder, ServerTracing, SpanRef, TraceContext};
+
+    let request = http::Request::builder()
+        .uri("/orders/7")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+        )
+        .body(())
+        .unwrap();
+    let unsampled = ServerTracing::new().recorder(InMemoryRecorder::new(8));
+    for tracing in [ServerTracing::new(), unsampled] {
+        let started = tracing.start(&request, Some("/orders/{id}"), None);
+        let server = started.context.span_id();
+        // The thread's guard list and id generator, set up once per thread.
+        let _ = started
+            .context
+            .clone()
+            .scope(|| trace_core::span("warm").start().end());
+        let (ids, context) = started.context.scope(|| {
+            let mut ids = Vec::with_capacity(3);
+            let declined = std::io::Error::other("declined");
+            let info = measure(|| {
+                let request = SpanRef::current();
+                request.set_attribute("user.id", 7_i64);
+                request.add_event("order.received", []);
+                request.record_error(&declined);
+                let closure = trace_core::span("cache.lookup")
+                    .attribute("cache.key", "order:7")
+                    .in_scope(|span| {
+                        span.add_event("cache.miss", [Attribute::new("k", "v")]);
+                        TraceContext::current_traceparent().unwrap().parent_id()
+                    });
+                let guard = trace_core::span("render").start();
+                guard.span().set_attribute("template", "order.html");
+                let in_guard = TraceContext::current_traceparent().unwrap().parent_id();
+                guard.end();
+                ids.extend([closure, in_guard]);
+            });
+            assert_eq!(
+                info.count_total, 0,
+                "no allocation for spans that record nothing"
+            );
+            ids
+        });
+        assert!(ids.iter().all(|id| *id != server), "each span its own id");
+        assert_ne!(ids[0], ids[1]);
+        tracing.failed::<std::io::Error>(started.span, &context);
+    }
+}

@@ -140,7 +140,8 @@ impl State {
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&TraceContext>) -> R) -> R {
     let mut f = Some(f);
-    let seen = STATE.try_with(|state| (f.take().expect("called once"))(state.borrow().current.as_ref()));
+    let seen =
+        STATE.try_with(|state| (f.take().expect("called once"))(state.borrow().current.as_ref()));
     match seen {
         Ok(result) => result,
         Err(_) => (f.take().expect("not called: the thread is being torn down"))(None),

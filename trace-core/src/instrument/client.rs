@@ -278,7 +278,12 @@ impl TraceContext {
     pub fn attached_or_current(attached: Option<&Self>) -> Option<Self> {
         let cx = attached.cloned().or_else(Self::current);
         #[cfg(feature = "tracing-opentelemetry")]
-        let cx = cx.map(Self::under_current_tracing_span);
+        let cx = match cx {
+            Some(cx) => Some(cx.under_current_tracing_span()),
+            // A task spawned with tracing's `.in_current_span()` only: the
+            // tracing span carries the trace.
+            None => Self::of_current_tracing_span(),
+        };
         cx
     }
 }

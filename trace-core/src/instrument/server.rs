@@ -404,12 +404,11 @@ impl ServerTracing {
         let tracing_span = filter
             .is_none()
             .then(|| span.tracing_span(context, &name, SpanKind::Server));
-        let mut context = started.context;
         // What the handler reaches through `SpanRef::current`, and where
-        // its own spans record.
-        context.span = span.active().cloned();
-        ServerStart {
-            context,
+        // its own spans record; set in place, in the value returned.
+        let active = span.active().cloned();
+        let mut start = ServerStart {
+            context: started.context,
             span: ServerSpan {
                 span,
                 head: request.method() == Method::HEAD,
@@ -420,7 +419,9 @@ impl ServerTracing {
             },
             #[cfg(feature = "tracing")]
             tracing_span,
-        }
+        };
+        start.context.span = active;
+        start
     }
 
     /// What a span holds until the response: a gRPC method's attributes.

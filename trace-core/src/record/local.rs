@@ -7,6 +7,7 @@ use std::{
     fmt,
     future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll, ready},
 };
 
@@ -15,7 +16,7 @@ use pin_project::pin_project;
 use crate::{
     codec::TraceParent,
     context::{ContextGuard, FutureExt, TraceContext, WithContext},
-    record::{Attribute, Span, SpanKind, SpanRef, SpanStart, Status, Value},
+    record::{Attribute, Recorder, Span, SpanKind, SpanRef, SpanStart, Status, Value},
     sampling::Decision,
 };
 
@@ -61,12 +62,18 @@ use crate::{
 /// ```
 pub fn span(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
     let parent = TraceContext::current();
-    let recording = parent.as_ref().is_some_and(|p| p.span.is_some());
+    let recorder = parent
+        .as_ref()
+        .and_then(|p| p.span.as_ref()?.recorder().cloned());
+    // Under an `#[instrument]` span of the request's trace (with
+    // tracing-opentelemetry), that span is the parent, as it is of calls.
+    #[cfg(feature = "tracing-opentelemetry")]
+    let parent = parent.map(TraceContext::under_current_tracing_span);
     SpanBuilder {
         name: name.into(),
         kind: SpanKind::Internal,
         parent,
-        recording,
+        recorder,
         attributes: Vec::new(),
         links: Vec::new(),
     }
@@ -91,8 +98,8 @@ pub struct SpanBuilder {
     name: Cow<'static, str>,
     kind: SpanKind,
     parent: Option<TraceContext>,
-    /// Whether the span will record: only then is anything kept.
-    recording: bool,
+    /// Where the span records, when it does: only then is anything kept.
+    recorder: Option<Arc<dyn Recorder>>,
     attributes: Vec<Attribute<'static>>,
     links: Vec<TraceParent>,
 }
@@ -108,7 +115,7 @@ impl SpanBuilder {
     /// An attribute known at the start (the sampler-relevant ones, as the
     /// OpenTelemetry API advises); kept only if the span records.
     pub fn attribute(mut self, key: &'static str, value: impl Into<Value<'static>>) -> Self {
-        if self.recording {
+        if self.recorder.is_some() {
             self.attributes.push(Attribute::new(key, value));
         }
         self
@@ -117,7 +124,7 @@ impl SpanBuilder {
     /// A link to another span (the message this span consumes, the batch
     /// it belongs to); kept only if the span records.
     pub fn link(mut self, to: TraceParent) -> Self {
-        if self.recording {
+        if self.recorder.is_some() {
             self.links.push(to);
         }
         self
@@ -126,7 +133,7 @@ impl SpanBuilder {
     /// Whether the span will record: compute costly attributes only then.
     #[must_use]
     pub fn is_recording(&self) -> bool {
-        self.recording
+        self.recorder.is_some()
     }
 
     /// Starts the span now: its context and its recording.
@@ -135,7 +142,7 @@ impl SpanBuilder {
             name,
             kind,
             parent,
-            recording: _,
+            recorder,
             attributes,
             mut links,
         } = self;
@@ -143,7 +150,7 @@ impl SpanBuilder {
             return (TraceContext::new_root(true), Span::none());
         };
         let mut cx = parent.child();
-        let span = match parent.span.as_ref().and_then(|active| active.recorder()) {
+        let span = match &recorder {
             Some(recorder) => {
                 // A child of a recording span records: its parent's
                 // decision (sampled or record-only) is its own.
@@ -221,7 +228,7 @@ impl fmt::Debug for SpanBuilder {
         f.debug_struct("SpanBuilder")
             .field("name", &self.name)
             .field("kind", &self.kind)
-            .field("recording", &self.recording)
+            .field("recording", &self.recorder.is_some())
             .finish_non_exhaustive()
     }
 }

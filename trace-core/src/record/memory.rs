@@ -134,7 +134,7 @@ fn size_of_span(span: &FinishedSpan) -> usize {
                 _ => 0,
             })
             .sum();
-        attributes.len() * std::mem::size_of::<Attribute<'static>>() + text
+        std::mem::size_of_val(attributes) + text
     }
     let events: usize = span
         .events

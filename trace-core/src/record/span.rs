@@ -391,7 +391,7 @@ impl fmt::Debug for Span {
 ///     // In a handler: the request's own span.
 ///     let span = SpanRef::current();
 ///     span.set_attribute("user.id", 7_i64);
-///     span.add_event("cache.miss", vec![trace_core::Attribute::new("cache.key", "orders:7")]);
+///     span.add_event("cache.miss", [trace_core::Attribute::new("cache.key", "orders:7")]);
 /// });
 /// tracing.failed::<std::io::Error>(started.span, &context);
 ///
@@ -433,10 +433,15 @@ impl SpanRef {
         }
     }
 
-    /// Adds an event at this moment, with its attributes.
-    pub fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<Attribute<'static>>) {
+    /// Adds an event at this moment, with its attributes (an array, a
+    /// `Vec`, `[]`: collected only when the span records).
+    pub fn add_event(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        attributes: impl IntoIterator<Item = Attribute<'static>>,
+    ) {
         if let Some(active) = &self.active {
-            let event = Event::new(name, attributes);
+            let event = Event::new(name, attributes.into_iter().collect());
             active.with(|recording, limits| recording.add_event(limits, event));
         }
     }

@@ -120,16 +120,21 @@ impl TraceContext {
             .header()
             .parse::<TraceState>()
             .unwrap_or_default();
-        Some(
-            Self::from_ids(
-                TraceId::from_bytes(sc.trace_id().to_bytes()),
-                span_id,
-                TraceFlags::new(sc.trace_flags().to_u8()),
-                sc.is_remote(),
-            )
-            .with_trace_state(state)
-            .with_baggage(from_otel_baggage(cx.baggage())),
+        let trace_id = TraceId::from_bytes(sc.trace_id().to_bytes());
+        let mut found = Self::from_ids(
+            trace_id,
+            span_id,
+            TraceFlags::new(sc.trace_flags().to_u8()),
+            sc.is_remote(),
         )
+        .with_trace_state(state)
+        .with_baggage(from_otel_baggage(cx.baggage()));
+        // A span started under ours (a tracing span whose parent is the
+        // request's): the request's correlation ID travels with its trace.
+        if let Some(ours) = cx.get::<Self>().filter(|ours| ours.trace_id() == trace_id) {
+            found.correlation_id.clone_from(&ours.correlation_id);
+        }
+        Some(found)
     }
 }
 

@@ -58,7 +58,10 @@ impl Recorder for TracingRecorder {
         }
         // All of this goes into the span's builder before it starts, as it
         // would for a span started through the OpenTelemetry API.
-        let _ = span.set_parent(parent_context(cx));
+        // With the context itself, so that what runs under this span with
+        // no context of ours (a task spawned with `.in_current_span()`)
+        // finds it whole: correlation ID and baggage too.
+        let _ = span.set_parent(parent_context(cx).with_value(cx.clone()));
         for link in cx.link().into_iter().chain(start.links) {
             span.add_link(link_context(link));
         }

@@ -71,6 +71,20 @@ pub(crate) fn new_span(cx: &TraceContext, name: &str, kind: SpanKind) -> tracing
 
 #[cfg(feature = "tracing-opentelemetry")]
 impl TraceContext {
+    /// The context of the current `tracing` span, when it has a valid
+    /// OpenTelemetry one (a tracing-opentelemetry layer records it), for
+    /// work that has no context of ours: a task spawned with
+    /// `.in_current_span()` alone.
+    pub(crate) fn of_current_tracing_span() -> Option<Self> {
+        let current = tracing::Span::current();
+        if current.is_disabled() {
+            return None;
+        }
+        Self::from_otel_context(&tracing_opentelemetry::OpenTelemetrySpanExt::context(
+            &current,
+        ))
+    }
+
     /// This context, as the parent of work done under the current
     /// `tracing` span: that span's OpenTelemetry span id when it belongs to
     /// this trace (an `#[instrument]` span inside the request), else
