@@ -252,6 +252,15 @@ pub use crate::{
     sampling::{AlwaysOff, AlwaysOn, ParentBased, RateLimited, Sampler, TraceIdRatio},
 };
 
+/// Whether the "started as a trace of its own inside a request" warning
+/// was given in this process: for the end-to-end tests. Not public API.
+#[cfg(feature = "opentelemetry")]
+#[doc(hidden)]
+#[must_use]
+pub fn __warned_split_off() -> bool {
+    crate::integrations::opentelemetry::warned_split_off()
+}
+
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

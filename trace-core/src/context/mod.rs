@@ -71,7 +71,7 @@ struct Parent {
 impl TraceContext {
     /// This context with another span id: the same trace, as seen from
     /// another span of this process (the current `tracing` span's).
-    #[cfg(feature = "tracing-opentelemetry")]
+    #[cfg(feature = "opentelemetry")]
     pub(crate) fn with_span_id(mut self, span_id: SpanId) -> Self {
         self.span_id = span_id;
         self.span = None;

@@ -153,6 +153,10 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&TraceContext>) -> R) -> R {
 /// down), `f` runs without it.
 #[inline]
 fn in_scope<R>(slot: &mut Option<TraceContext>, f: impl FnOnce() -> R) -> R {
+    // A span recorded through the OpenTelemetry API is OpenTelemetry's
+    // current span too, so that spans started with its API nest.
+    #[cfg(feature = "opentelemetry")]
+    let _otel = otel_guard(slot.as_ref());
     let Ok(opened) = STATE.try_with(|state| state.borrow_mut().open(slot)) else {
         return f();
     };
@@ -161,6 +165,14 @@ fn in_scope<R>(slot: &mut Option<TraceContext>, f: impl FnOnce() -> R) -> R {
         slot,
     };
     f()
+}
+
+/// Makes `cx`'s OpenTelemetry `Context` current, when its span has one.
+#[cfg(feature = "opentelemetry")]
+#[inline]
+fn otel_guard(cx: Option<&TraceContext>) -> Option<opentelemetry::ContextGuard> {
+    let otel = cx?.span.as_ref()?.otel()?;
+    Some(otel.clone().attach())
 }
 
 struct Close<'a> {
@@ -294,8 +306,12 @@ impl TraceContext {
     /// assert_eq!(TraceContext::current().unwrap().span_id(), outer.span_id());
     /// ```
     pub fn attach(self) -> ContextGuard {
+        #[cfg(feature = "opentelemetry")]
+        let otel = otel_guard(Some(&self));
         ContextGuard {
             mark: STATE.try_with(|state| state.borrow_mut().attach(self)).ok(),
+            #[cfg(feature = "opentelemetry")]
+            otel,
             _not_send: PhantomData,
         }
     }
@@ -319,6 +335,10 @@ impl TraceContext {
 #[must_use = "the context is current only while the guard is alive"]
 pub struct ContextGuard {
     mark: Option<Mark>,
+    /// OpenTelemetry's current context, when this one's span is recorded
+    /// through its API; restored after ours.
+    #[cfg(feature = "opentelemetry")]
+    otel: Option<opentelemetry::ContextGuard>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -327,6 +347,8 @@ impl Drop for ContextGuard {
         if let Some(mark) = self.mark {
             let _ = STATE.try_with(|state| state.borrow_mut().detach(mark));
         }
+        #[cfg(feature = "opentelemetry")]
+        drop(self.otel.take());
     }
 }
 

@@ -277,6 +277,12 @@ impl TraceContext {
     #[must_use]
     pub fn attached_or_current(attached: Option<&Self>) -> Option<Self> {
         let cx = attached.cloned().or_else(Self::current);
+        // Under a span the app started with the OpenTelemetry API.
+        #[cfg(feature = "opentelemetry")]
+        let cx = match cx {
+            Some(cx) => Some(cx.under_current_otel_span()),
+            None => Self::of_current_otel_span(),
+        };
         #[cfg(feature = "tracing-opentelemetry")]
         let cx = match cx {
             Some(cx) => Some(cx.under_current_tracing_span()),

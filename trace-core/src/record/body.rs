@@ -127,6 +127,14 @@ impl<B: Body> Body for SpanBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
+        // The body's own work (a stream the handler returned) runs with
+        // the span current for the OpenTelemetry API, as the handler did.
+        #[cfg(feature = "opentelemetry")]
+        let _otel = this
+            .span
+            .as_ref()
+            .and_then(|(span, _)| span.otel_context())
+            .map(|otel| otel.clone().attach());
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
         if let Some(Ok(frame)) = &frame
             && let Some(trailers) = frame.trailers_ref()

@@ -65,8 +65,11 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
     let recorder = parent
         .as_ref()
         .and_then(|p| p.span.as_ref()?.recorder().cloned());
-    // Under an `#[instrument]` span of the request's trace (with
+    // Under a span the app started with the OpenTelemetry API, or an
+    // `#[instrument]` span of the request's trace (with
     // tracing-opentelemetry), that span is the parent, as it is of calls.
+    #[cfg(feature = "opentelemetry")]
+    let parent = parent.map(TraceContext::under_current_otel_span);
     #[cfg(feature = "tracing-opentelemetry")]
     let parent = parent.map(TraceContext::under_current_tracing_span);
     SpanBuilder {

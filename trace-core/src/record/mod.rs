@@ -203,6 +203,17 @@ pub trait RecordingSpan: Send + Sync + 'static {
     /// Ends the span.
     fn end(self: Box<Self>, end: SpanEnd);
 
+    /// The OpenTelemetry `Context` whose active span this span is, for
+    /// recorders that record through the OpenTelemetry API
+    /// ([`OtelRecorder`](crate::OtelRecorder)): it is made current
+    /// (`opentelemetry::Context::current()`) while the span's work runs, so
+    /// that spans started with the OpenTelemetry API there are its children.
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    fn otel_context(&self) -> Option<opentelemetry::Context> {
+        None
+    }
+
     /// The `tracing` span this span is recorded as, for recorders that
     /// record through `tracing` ([`TracingRecorder`](crate::TracingRecorder)):
     /// adapters enter it for the request instead of making their own.

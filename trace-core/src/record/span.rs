@@ -57,6 +57,11 @@ pub(crate) struct Active {
     /// a span badly at worst, and the state below is poison-tolerant.
     recorder: Option<AssertUnwindSafe<Arc<dyn Recorder>>>,
     limits: Limits,
+    /// The OpenTelemetry `Context` to make current while the span's work
+    /// runs, for a span recorded through the OpenTelemetry API.
+    /// Asserted unwind-safe as the recorder is (see above).
+    #[cfg(feature = "opentelemetry")]
+    otel: Option<AssertUnwindSafe<opentelemetry::Context>>,
     /// `None` once the span has ended: what comes after is dropped.
     state: Mutex<Option<Recording>>,
 }
@@ -145,6 +150,11 @@ impl Active {
 
     pub(crate) fn recorder(&self) -> Option<&Arc<dyn Recorder>> {
         self.recorder.as_ref().map(|r| &r.0)
+    }
+
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn otel(&self) -> Option<&opentelemetry::Context> {
+        self.otel.as_ref().map(|cx| &cx.0)
     }
 }
 
@@ -268,6 +278,8 @@ impl Span {
                 Arc::new(Active {
                     recorder: shared.cloned().map(AssertUnwindSafe),
                     limits,
+                    #[cfg(feature = "opentelemetry")]
+                    otel: span.otel_context().map(AssertUnwindSafe),
                     state: Mutex::new(Some(Recording {
                         span,
                         kept,
@@ -313,6 +325,13 @@ impl Span {
 
     pub(crate) fn active(&self) -> Option<&Arc<Active>> {
         self.recording.as_ref()
+    }
+
+    /// The OpenTelemetry `Context` to make current while this span's work
+    /// runs (see [`RecordingSpan::otel_context`]).
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn otel_context(&self) -> Option<&opentelemetry::Context> {
+        self.recording.as_ref()?.otel()
     }
 
     /// Adds an attribute (within the recorder's [`Limits`]).

@@ -43,7 +43,7 @@ use http::{HeaderName, HeaderValue, Method, Request, Response, header};
 use http_body::{Body, Frame, SizeHint};
 use opentelemetry::{
     KeyValue,
-    trace::{Span as _, TraceContextExt as _, Tracer as _},
+    trace::{TraceContextExt as _, Tracer as _},
 };
 use opentelemetry_sdk::trace::SdkTracer;
 use pin_project::{pin_project, pinned_drop};
@@ -175,6 +175,12 @@ pub(crate) trait Keep {
     fn status(&mut self, code: i64);
     /// The span is over.
     fn keep(self);
+    /// Makes the span OpenTelemetry's current one while the request's
+    /// work runs (what opentelemetry-instrumentation-tower does, and what
+    /// OpenTelemetry users expect of a server span), for a span of the SDK.
+    fn attach(&self) -> Option<opentelemetry::ContextGuard> {
+        None
+    }
 }
 
 /// The minimal layer, with the scope and a span recorded in memory.
@@ -254,13 +260,18 @@ impl Keep for InStore {
     }
 }
 
-impl Keep for opentelemetry_sdk::trace::Span {
+impl Keep for opentelemetry::Context {
     fn status(&mut self, code: i64) {
-        self.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, code));
+        self.span()
+            .set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, code));
     }
 
-    fn keep(mut self) {
-        self.end();
+    fn keep(self) {
+        self.span().end();
+    }
+
+    fn attach(&self) -> Option<opentelemetry::ContextGuard> {
+        Some(self.clone().attach())
     }
 }
 
@@ -377,7 +388,7 @@ impl Recorder for Store {
 }
 
 impl Recorder for SdkTracer {
-    type Kept = opentelemetry_sdk::trace::Span;
+    type Kept = opentelemetry::Context;
 
     fn start<B>(&self, req: &Request<B>) -> Self::Kept {
         let context = req
@@ -396,10 +407,12 @@ impl Recorder for SdkTracer {
                 },
             )
         });
-        self.span_builder(name(req))
+        let span = self
+            .span_builder(name(req))
             .with_kind(opentelemetry::trace::SpanKind::Server)
             .with_attributes(attributes)
-            .start_with_context(self, &parent)
+            .start_with_context(self, &parent);
+        opentelemetry::Context::new().with_span(span)
     }
 }
 
@@ -425,8 +438,11 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let kept = self.to.start(&req);
+        let attached = kept.attach();
+        let inner = self.inner.call(req);
+        drop(attached);
         RecordedFuture {
-            inner: self.inner.call(req),
+            inner,
             kept: Some(kept),
         }
     }
@@ -448,7 +464,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let attached = this.kept.as_ref().and_then(Keep::attach);
         let response = ready!(this.inner.poll(cx))?;
+        drop(attached);
         let mut kept = this.kept.take();
         if let Some(kept) = &mut kept {
             kept.status(i64::from(response.status().as_u16()));
@@ -473,7 +491,9 @@ impl<B: Body, K: Keep> Body for RecordBody<B, K> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        self.project().inner.poll_frame(cx)
+        let this = self.project();
+        let _attached = this.kept.as_ref().and_then(Keep::attach);
+        this.inner.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -7,6 +7,7 @@ mod propagator;
 mod recorder;
 mod setup;
 
+pub(crate) use self::recorder::warned_split_off;
 pub use self::recorder::{OtelIdGenerator, OtelRecorder};
 #[cfg(feature = "tracing-opentelemetry")]
 pub(crate) use self::recorder::{

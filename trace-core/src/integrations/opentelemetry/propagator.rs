@@ -138,6 +138,31 @@ impl TraceContext {
     }
 }
 
+impl TraceContext {
+    /// This context, as the parent of work done under the current
+    /// OpenTelemetry span: that span's id when it is a span of this trace
+    /// other than this context's own (one the app started with the
+    /// OpenTelemetry API inside the request), else unchanged.
+    pub(crate) fn under_current_otel_span(self) -> Self {
+        let inner = Context::map_current(|current| {
+            let span = current.span();
+            let sc = span.span_context();
+            (sc.is_valid() && sc.trace_id().to_bytes() == self.trace_id().to_bytes())
+                .then(|| SpanId::from_bytes(sc.span_id().to_bytes()))
+        });
+        match inner {
+            Some(id) if id != self.span_id() => self.with_span_id(id),
+            _ => self,
+        }
+    }
+
+    /// The context of the current OpenTelemetry span, for work that has
+    /// no context of ours (a span the app started outside any request).
+    pub(crate) fn of_current_otel_span() -> Option<Self> {
+        Context::map_current(Self::from_otel_context)
+    }
+}
+
 /// Reads the headers this propagator handles out of an OpenTelemetry
 /// extractor into a `HeaderMap`, so extraction runs through the one parser.
 fn headers_from(extractor: &dyn Extractor, names: &[String]) -> HeaderMap {

@@ -251,6 +251,11 @@ pub(crate) fn check_provider(
 /// request.
 pub(crate) static WARNED_SPLIT_OFF: AtomicBool = AtomicBool::new(false);
 
+/// Whether the warning on [`WARNED_SPLIT_OFF`] was given.
+pub(crate) fn warned_split_off() -> bool {
+    WARNED_SPLIT_OFF.load(Ordering::Relaxed)
+}
+
 /// Someone else's span (the SDK asks for a trace id only for a root) is
 /// starting a trace of its own while one of our requests is current: it
 /// will not be part of the request's trace. The usual cause is a
@@ -264,8 +269,9 @@ fn warn_if_split_off() {
              part of the request's trace; for spans made with `#[instrument]` or `tracing` spans, \
              enable the feature `tracing-opentelemetry` on trace-core and the adapters and record \
              with trace_core::TracingRecorder (or set up with OtelSetup::with_subscriber); for \
-             spans started through the OpenTelemetry API, start them in \
-             TraceContext::current()'s to_otel_context()",
+             spans started through the OpenTelemetry API, record the request with \
+             OtelRecorder (or OtelSetup), which makes its span OpenTelemetry's current one, or \
+             start them in TraceContext::current()'s to_otel_context()",
         );
     }
 }
@@ -323,43 +329,50 @@ where
             opentelemetry::trace::Span::span_context(&span),
             cx,
         );
-        Some(Box::new(OtelSpan { span }))
+        // Held in a `Context`, the form the OpenTelemetry API makes current
+        // (`Context::current()`) while the span's work runs.
+        Some(Box::new(OtelSpan {
+            cx: Context::new().with_span(span),
+        }))
     }
 }
 
-struct OtelSpan<S> {
-    span: S,
+/// A span recorded through the OpenTelemetry API, as the active span of a
+/// `Context`.
+struct OtelSpan {
+    cx: Context,
 }
 
-impl<S> RecordingSpan for OtelSpan<S>
-where
-    S: opentelemetry::trace::Span + Send + Sync + 'static,
-{
+impl RecordingSpan for OtelSpan {
     fn set_attribute(&mut self, attribute: Attribute<'static>) {
-        self.span.set_attribute(key_value(attribute));
+        self.cx.span().set_attribute(key_value(attribute));
     }
 
     fn set_name(&mut self, name: &str) {
-        self.span.update_name(name.to_owned());
+        self.cx.span().update_name(name.to_owned());
     }
 
     fn add_event(&mut self, event: Event) {
-        self.span.add_event_with_timestamp(
+        self.cx.span().add_event_with_timestamp(
             event.name,
             event.time,
             event.attributes.into_iter().map(key_value).collect(),
         );
     }
 
-    fn end(mut self: Box<Self>, end: SpanEnd) {
-        self.span
-            .set_attributes(end.attributes.into_iter().map(key_value));
+    fn end(self: Box<Self>, end: SpanEnd) {
+        let span = self.cx.span();
+        span.set_attributes(end.attributes.into_iter().map(key_value));
         match end.status {
             Status::Unset => {}
-            Status::Ok => self.span.set_status(OtelStatus::Ok),
-            Status::Error { error_type } => self.span.set_status(OtelStatus::error(error_type)),
+            Status::Ok => span.set_status(OtelStatus::Ok),
+            Status::Error { error_type } => span.set_status(OtelStatus::error(error_type)),
         }
-        self.span.end_with_timestamp(end.end_time);
+        span.end_with_timestamp(end.end_time);
+    }
+
+    fn otel_context(&self) -> Option<Context> {
+        Some(self.cx.clone())
     }
 }
 
