@@ -48,6 +48,10 @@ pub const CLIENT_ADDRESS: &str = "client.address";
 pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
 /// `user_agent.original`.
 pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
+/// `correlation_id`: the request's correlation ID, on every span of ours
+/// that has one, under the name its `tracing` field has (not an
+/// OpenTelemetry convention: there is none for it).
+pub const CORRELATION_ID: &str = "correlation_id";
 /// The name of the event that records an exception (an error), from the
 /// OpenTelemetry exception conventions.
 pub const EXCEPTION_EVENT: &str = "exception";

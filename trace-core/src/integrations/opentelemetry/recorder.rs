@@ -304,8 +304,15 @@ where
         let cx = start.context;
         // Room for what the response adds (status code, error type), so the
         // SDK's list never regrows: it keeps this vector's allocation.
-        let mut attributes = Vec::with_capacity(start.attributes.len() + 4);
+        let mut attributes = Vec::with_capacity(start.attributes.len() + 5);
         attributes.extend(start.attributes.into_iter().map(key_value));
+        // As the `tracing` spans carry it, and the in-memory store keeps it.
+        if let Some(id) = cx.correlation_id() {
+            attributes.push(KeyValue::new(
+                crate::semconv::CORRELATION_ID,
+                id.as_str().to_owned(),
+            ));
+        }
         let mut builder = self
             .tracer
             .span_builder(start.name.to_owned())
