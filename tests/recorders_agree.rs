@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use axum::{Router, body::Body, routing::get};
 use axum::http::Request;
+use axum::{Router, body::Body, routing::get};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData};
+use opentelemetry_sdk::trace::{
+    InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData,
+};
 use tower::ServiceExt as _;
 use trace_core::{
     Attribute, FinishedSpan, InMemoryRecorder, LeanSpans, OtelIdGenerator, OtelRecorder, Recorder,
@@ -44,7 +46,10 @@ async fn run(recorder: impl Recorder) {
     let request = Request::builder()
         .uri("/orders/7")
         .header("host", "orders.internal")
-        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .header("x-request-id", "req-7")
         .body(Body::empty())
         .unwrap();
@@ -58,7 +63,10 @@ fn text(value: &opentelemetry::Value) -> String {
 
 /// What tracing-opentelemetry adds of its own to every span.
 fn from_tracing_itself(key: &str) -> bool {
-    matches!(key, "busy_ns" | "idle_ns" | "thread.id" | "thread.name" | "level")
+    matches!(
+        key,
+        "busy_ns" | "idle_ns" | "thread.id" | "thread.name" | "level"
+    )
 }
 
 fn from_otel(spans: &[SpanData]) -> Vec<Seen> {
@@ -84,7 +92,10 @@ fn from_otel(spans: &[SpanData]) -> Vec<Seen> {
                 .events
                 .iter()
                 .map(|e| {
-                    let attributes = e.attributes.iter().map(|kv| (kv.key.to_string(), text(&kv.value)));
+                    let attributes = e
+                        .attributes
+                        .iter()
+                        .map(|kv| (kv.key.to_string(), text(&kv.value)));
                     (e.name.to_string(), attributes.collect())
                 })
                 .collect(),
@@ -104,8 +115,11 @@ fn from_memory(spans: &[FinishedSpan]) -> Vec<Seen> {
     let mut seen: Vec<Seen> = spans
         .iter()
         .map(|s| {
-            let mut attributes: BTreeMap<_, _> =
-                s.attributes.iter().map(|a| (a.key.to_owned(), a.value.to_string())).collect();
+            let mut attributes: BTreeMap<_, _> = s
+                .attributes
+                .iter()
+                .map(|a| (a.key.to_owned(), a.value.to_string()))
+                .collect();
             if let Some(id) = &s.correlation_id {
                 attributes.insert("correlation_id".to_owned(), id.to_string());
             }
@@ -118,7 +132,10 @@ fn from_memory(spans: &[FinishedSpan]) -> Vec<Seen> {
                     .events
                     .iter()
                     .map(|e| {
-                        let attributes = e.attributes.iter().map(|a| (a.key.to_owned(), a.value.to_string()));
+                        let attributes = e
+                            .attributes
+                            .iter()
+                            .map(|a| (a.key.to_owned(), a.value.to_string()));
                         (e.name.to_string(), attributes.collect())
                     })
                     .collect(),

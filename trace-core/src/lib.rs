@@ -177,6 +177,12 @@ macro_rules! __client_setters {
             /// What a call made outside any trace does (default: start a
             /// new trace, so the callee still joins something).
             fn without_context(no_context: $crate::instrument::NoContext);
+            /// Runs a hook at each call whose span records: the app's
+            /// attributes from the request.
+            fn on_request(hook: impl Fn(&$crate::RequestInfo<'_>, &$crate::SpanRef) + Send + Sync + 'static);
+            /// Runs a hook when a call's response head arrives, for a span
+            /// that records: the app's attributes from the response.
+            fn on_response(hook: impl Fn(&$crate::instrument::ResponseInfo<'_>, &$crate::SpanRef) + Send + Sync + 'static);
         });
     };
 }
@@ -205,6 +211,12 @@ macro_rules! __server_setters {
             /// Requests that make no span (they still propagate and get
             /// their correlation ID).
             fn filter(filter: $crate::RequestFilter);
+            /// Runs a hook at each request whose span records: the app's
+            /// attributes from the request (a header to `tenant.id`).
+            fn on_request(hook: impl Fn(&$crate::RequestInfo<'_>, &$crate::SpanRef) + Send + Sync + 'static);
+            /// Runs a hook when the response's head is ready, for a span
+            /// that records: the app's attributes from the response.
+            fn on_response(hook: impl Fn(&$crate::instrument::ResponseInfo<'_>, &$crate::SpanRef) + Send + Sync + 'static);
         });
     };
 }

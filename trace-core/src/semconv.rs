@@ -36,6 +36,8 @@ pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
 pub const URL_SCHEME: &str = "url.scheme";
 /// `url.path`.
 pub const URL_PATH: &str = "url.path";
+/// `url.template`: the route template of a client call's target.
+pub const URL_TEMPLATE: &str = "url.template";
 /// `url.full`: a client's full URL, credentials removed.
 pub const URL_FULL: &str = "url.full";
 /// `server.address`.

@@ -6,7 +6,10 @@ use http::{Extensions, HeaderMap, Uri};
 use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Middleware, Next, Result};
 use trace_core::{
-    Attribute, ClientTracing, Propagate, Span, Status, TraceContext, record::SpanBody, semconv,
+    Attribute, ClientTracing, Propagate, RequestInfo, Span, Status, TraceContext,
+    instrument::{ResponseInfo, UrlTemplate},
+    record::SpanBody,
+    semconv,
 };
 
 use crate::redirect::{ClientFollowedRedirect, Resend, TooManyRedirects};
@@ -270,7 +273,12 @@ impl TraceMiddleware {
             }
         };
 
-        let name = semconv::http_client_span_name(req.method());
+        // `{method} {url.template}` when the caller named the operation.
+        let template = extensions.get::<UrlTemplate>();
+        let templated = template.map(|t| t.span_name(req.method()));
+        let name = templated
+            .as_deref()
+            .unwrap_or_else(|| semconv::http_client_span_name(req.method()));
         let destination = destination(&req);
         // The headers are moved out while the span's attributes read the
         // request (method and URL only), then put back: no copy.
@@ -279,8 +287,24 @@ impl TraceMiddleware {
             config
                 .tracing
                 .start_call(parent, name, destination.as_ref(), &mut headers, || {
-                    request_attributes(&req, destination.as_ref(), attempt, config.record_query)
+                    let mut attributes = request_attributes(
+                        &req,
+                        destination.as_ref(),
+                        attempt,
+                        config.record_query,
+                    );
+                    if let Some(template) = template {
+                        attributes.push(Attribute::new(
+                            semconv::URL_TEMPLATE,
+                            template.as_str().to_owned(),
+                        ));
+                    }
+                    attributes
                 });
+        if let Some(uri) = &destination {
+            let request = RequestInfo::new(req.method(), uri, &headers);
+            config.tracing.record_request(&request, &call.span);
+        }
         *req.headers_mut() = headers;
         let mut span = call.span;
 
@@ -301,6 +325,8 @@ impl TraceMiddleware {
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(code),
                 ));
+                let head = ResponseInfo::new(response.status(), response.headers());
+                config.tracing.record_response(&head, &span);
                 Ok(wrap(response, span, status))
             }
             Err(error) => {

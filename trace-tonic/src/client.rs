@@ -11,7 +11,10 @@ use http::{Request, Response};
 use pin_project::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
-use trace_core::{ClientTracing, Span, Status, TraceContext, record::SpanBody, semconv};
+use trace_core::{
+    ClientTracing, RequestInfo, Span, Status, TraceContext, instrument::ResponseInfo,
+    record::SpanBody, semconv,
+};
 
 #[derive(Clone, Default)]
 struct Config {
@@ -177,6 +180,7 @@ where
             return ResponseFuture {
                 inner: self.inner.call(req),
                 span: Some(Span::none()),
+                config: None,
                 #[cfg(feature = "tracing")]
                 tracing_span: tracing::Span::none(),
             };
@@ -196,8 +200,11 @@ where
                 .start_call(parent.as_ref(), &name, Some(&target), &mut headers, || {
                     semconv::grpc_client_attributes(req.uri().path(), &target)
                 });
+        let request = RequestInfo::new(req.method(), &target, &headers);
+        config.tracing.record_request(&request, &call.span);
         *req.headers_mut() = headers;
         let span = call.span;
+        let config = span.is_recording().then(|| Arc::clone(config));
         #[cfg(feature = "tracing")]
         let tracing_span = span.tracing_span(&call.context, &name, trace_core::SpanKind::Client);
         #[cfg(feature = "tracing")]
@@ -207,6 +214,7 @@ where
         ResponseFuture {
             inner,
             span: Some(span),
+            config,
             #[cfg(feature = "tracing")]
             tracing_span,
         }
@@ -232,6 +240,9 @@ pub struct ResponseFuture<F> {
     #[pin]
     inner: F,
     span: Option<Span>,
+    /// For a span that records: the configuration, whose response hook runs
+    /// at the response's head.
+    config: Option<Arc<Config>>,
     #[cfg(feature = "tracing")]
     tracing_span: tracing::Span,
 }
@@ -258,6 +269,10 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 let (parts, body) = response.into_parts();
+                if let Some(config) = this.config.take() {
+                    let head = ResponseInfo::new(parts.status, &parts.headers);
+                    config.tracing.record_response(&head, &span);
+                }
                 let body = match semconv::grpc_response_status(
                     parts.status.as_u16(),
                     &parts.headers,

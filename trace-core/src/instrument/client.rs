@@ -7,9 +7,10 @@ use http::{HeaderMap, Uri};
 use super::Started;
 use crate::{
     context::TraceContext,
-    policy::{DestinationPolicy, Propagate},
+    instrument::ResponseInfo,
+    policy::{DestinationPolicy, Propagate, RequestInfo},
     propagation::Propagator,
-    record::{Attribute, NoopRecorder, Recorder, Span, SpanKind, SpanStart},
+    record::{Attribute, NoopRecorder, Recorder, Span, SpanKind, SpanRef, SpanStart},
     sampling::{AlwaysOn, ParentBased, Sampler},
 };
 
@@ -44,6 +45,7 @@ pub struct ClientTracing {
     recorder: Arc<dyn Recorder>,
     destinations: Arc<dyn DestinationPolicy>,
     no_context: NoContext,
+    hooks: super::Hooks,
 }
 
 /// What a call made outside any trace does.
@@ -97,6 +99,7 @@ impl Default for ClientTracing {
             recorder: Arc::new(NoopRecorder),
             destinations: Arc::new(Propagate::ALL),
             no_context: NoContext::NewRoot,
+            hooks: super::Hooks::default(),
         }
     }
 }
@@ -136,6 +139,69 @@ impl ClientTracing {
     pub fn without_context(mut self, no_context: NoContext) -> Self {
         self.no_context = no_context;
         self
+    }
+
+    /// Runs `hook` at each call whose span records, with the request (its
+    /// headers as they leave) and the span: the app's attributes from the
+    /// call. Adapters run it through [`record_request`](Self::record_request).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::ClientTracing;
+    ///
+    /// let tracing = ClientTracing::default().on_request(|request, span| {
+    ///     span.set_attribute("peer.service", request.uri.host().unwrap_or("unknown").to_owned());
+    /// });
+    /// # let _ = tracing;
+    /// ```
+    #[must_use]
+    pub fn on_request(
+        mut self,
+        hook: impl Fn(&RequestInfo<'_>, &SpanRef) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.set_request(hook);
+        self
+    }
+
+    /// Runs `hook` when a call's response head arrives, for a span that
+    /// records. Adapters run it through
+    /// [`record_response`](Self::record_response).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::ClientTracing;
+    ///
+    /// let tracing = ClientTracing::default().on_response(|response, span| {
+    ///     if let Some(region) = response.headers.get("x-served-by").and_then(|v| v.to_str().ok()) {
+    ///         span.set_attribute("served_by", region.to_owned());
+    ///     }
+    /// });
+    /// # let _ = tracing;
+    /// ```
+    #[must_use]
+    pub fn on_response(
+        mut self,
+        hook: impl Fn(&ResponseInfo<'_>, &SpanRef) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.set_response(hook);
+        self
+    }
+
+    /// Runs the request hook (see [`on_request`](Self::on_request)) for a
+    /// call's span: what an adapter calls once the call's headers are
+    /// written.
+    #[inline]
+    pub fn record_request(&self, request: &RequestInfo<'_>, span: &Span) {
+        self.hooks.request(request, span);
+    }
+
+    /// Runs the response hook (see [`on_response`](Self::on_response)) for
+    /// a call's span: what an adapter calls when the response head arrives.
+    #[inline]
+    pub fn record_response(&self, response: &ResponseInfo<'_>, span: &Span) {
+        self.hooks.response(response, span);
     }
 
     /// Whether a call under `parent` is traced at all: always under a

@@ -3,11 +3,14 @@
 //! context ([`Started`]) that both use.
 
 mod client;
+mod hooks;
 mod server;
 mod start;
 
+pub(crate) use self::hooks::Hooks;
 pub use self::{
     client::{ClientCall, ClientTracing, NoContext},
+    hooks::{ResponseInfo, UrlTemplate},
     server::{Protocol, ResponseTraceContext, ServerSpan, ServerStart, ServerTracing},
     start::Started,
 };

@@ -117,6 +117,7 @@ pub struct ServerTracing {
     new_correlation_id: fn() -> CorrelationId,
     response_trace_context: ResponseTraceContext,
     filter: Option<RequestFilter>,
+    hooks: super::Hooks,
     #[cfg(feature = "tracing")]
     log_responses: bool,
 }
@@ -199,6 +200,7 @@ impl Default for ServerTracing {
             new_correlation_id: CorrelationId::new,
             response_trace_context: ResponseTraceContext::Off,
             filter: None,
+            hooks: super::Hooks::default(),
             #[cfg(feature = "tracing")]
             log_responses: false,
         }
@@ -322,6 +324,64 @@ impl ServerTracing {
         self
     }
 
+    /// Runs `hook` at each request whose span records, with the request
+    /// and its span: the app's attributes from the request (a header to
+    /// `tenant.id`), as tower-http's `make_span_with` or
+    /// opentelemetry-instrumentation-tower's request extractor would, in
+    /// every mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::{InMemoryRecorder, ServerTracing};
+    ///
+    /// let store = InMemoryRecorder::new(4);
+    /// let tracing = ServerTracing::new().recorder(store.clone()).on_request(|request, span| {
+    ///     if let Some(tenant) = request.headers.get("x-tenant").and_then(|v| v.to_str().ok()) {
+    ///         span.set_attribute("tenant.id", tenant.to_owned());
+    ///     }
+    /// });
+    /// let request = http::Request::builder().header("x-tenant", "acme").body(()).unwrap();
+    /// let started = tracing.start(&request, None, None);
+    /// tracing.failed::<std::io::Error>(started.span, &started.context);
+    /// assert_eq!(store.finished()[0].attribute("tenant.id"), Some(&"acme".into()));
+    /// ```
+    #[must_use]
+    pub fn on_request(
+        mut self,
+        hook: impl Fn(&RequestInfo<'_>, &crate::SpanRef) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.set_request(hook);
+        self
+    }
+
+    /// Runs `hook` when the response's head is ready, for a request whose
+    /// span records, with the head and the span: the app's attributes from
+    /// the response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trace_core::{InMemoryRecorder, ServerTracing};
+    ///
+    /// let store = InMemoryRecorder::new(4);
+    /// let tracing = ServerTracing::new().recorder(store.clone()).on_response(|response, span| {
+    ///     span.set_attribute("cache.status", if response.headers.contains_key("age") { "hit" } else { "miss" });
+    /// });
+    /// let started = tracing.start(&http::Request::new(()), None, None);
+    /// let mut response = http::Response::new(());
+    /// tracing.response_head(started.span, &started.context, &mut response);
+    /// assert_eq!(store.finished()[0].attribute("cache.status"), Some(&"miss".into()));
+    /// ```
+    #[must_use]
+    pub fn on_response(
+        mut self,
+        hook: impl Fn(&super::ResponseInfo<'_>, &crate::SpanRef) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.set_response(hook);
+        self
+    }
+
     /// Starts a request: `route` is the route template the router matched
     /// (never the raw path), `peer` the client's address when the server
     /// knows it.
@@ -393,6 +453,7 @@ impl ServerTracing {
             || SpanStart::new(context, &name, SpanKind::Server),
             attributes,
         );
+        self.hooks.request(&info, &span);
         let held = if span.is_recording() || deferred.is_some() {
             self.held_attributes(request)
         } else {
@@ -516,6 +577,7 @@ impl ServerTracing {
             // sampled), and nothing will: there is nothing to classify.
             return AtHead::Ended;
         }
+        let head = super::ResponseInfo::new(code, headers);
         let code = code.as_u16();
         match self.protocol {
             Protocol::Http => {
@@ -532,6 +594,7 @@ impl ServerTracing {
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(code),
                 ));
+                self.hooks.response(&head, &span);
                 if no_body {
                     span.end(status, Vec::new());
                     return AtHead::Ended;
@@ -552,6 +615,7 @@ impl ServerTracing {
                             held.into_iter().for_each(|a| span.set_attribute(a));
                         }
                         attributes.into_iter().for_each(|a| span.set_attribute(a));
+                        self.hooks.response(&head, &span);
                         AtHead::WithBody(span, status)
                     }
                     None => {
@@ -560,6 +624,7 @@ impl ServerTracing {
                         // failure is recorded.
                         let (mut span, held) = self.span_for(span, context, &Status::Unset);
                         held.into_iter().for_each(|a| span.set_attribute(a));
+                        self.hooks.response(&head, &span);
                         AtHead::WithTrailers(span)
                     }
                 }
