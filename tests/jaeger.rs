@@ -265,6 +265,8 @@ struct Shown {
     service: String,
     references: BTreeSet<(String, String, String)>,
     tags: Vec<(String, String, Value)>,
+    /// The events: when, and their fields (the name as `event`), sorted.
+    logs: Vec<(u64, Vec<(String, String, Value)>)>,
     start: u64,
     duration: u64,
 }
@@ -293,6 +295,21 @@ fn shown(trace: &Value) -> BTreeMap<String, Shown> {
                     .iter()
                     .filter(|t| t["key"] != "otel.scope.name")
                     .map(|t| (text(&t["key"]), text(&t["type"]), t["value"].clone()))
+                    .collect(),
+                logs: span["logs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|log| {
+                        let mut fields: Vec<_> = log["fields"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|f| (text(&f["key"]), text(&f["type"]), f["value"].clone()))
+                            .collect();
+                        fields.sort_by(|a, b| a.0.cmp(&b.0));
+                        (log["timestamp"].as_u64().unwrap(), fields)
+                    })
                     .collect(),
                 start: span["startTime"].as_u64().unwrap(),
                 duration: span["duration"].as_u64().unwrap(),
@@ -341,6 +358,16 @@ fn same_traces(jaeger: &Jaeger, run: &Run, name: &str) {
         .filter(|r| r["refType"] == "FOLLOWS_FROM")
         .count();
     assert_eq!(links, 1, "{name}: the untrusted caller's trace is linked");
+    // The app's own: the gateway's span with its event, and the exception
+    // where the broken user's lookup failed.
+    let events: Vec<&str> = printed
+        .values()
+        .flat_map(|t| t["spans"].as_array().unwrap())
+        .flat_map(|s| s["logs"].as_array().unwrap())
+        .filter_map(|log| log["fields"][0]["value"].as_str())
+        .collect();
+    assert!(events.contains(&"exception"), "{name}: {events:?}");
+    assert!(events.contains(&"discount.applied"), "{name}: {events:?}");
     println!(
         "{name}: {} traces, {spans} spans, each the same in Jaeger's /api/traces \
          (ids, parents, {links} link, names, services, tags with error and status, times)",

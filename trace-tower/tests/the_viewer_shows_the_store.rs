@@ -420,3 +420,96 @@ async fn nested_under_a_path_its_links_stay_inside() {
         }
     }
 }
+
+/// The app's own attributes and events: events as marks on the bar and
+/// lines in the details (an exception in red), Jaeger's `logs`, and the
+/// search by attribute, one tag or several, in the API and the form.
+#[tokio::test]
+async fn events_show_and_attributes_find_their_traces() {
+    use trace_core::{Attribute, ServerTracing, SpanRef};
+
+    let store = InMemoryRecorder::new(1_000);
+    let tracing = ServerTracing::new().recorder(store.service("orders"));
+    let mut made = Vec::new();
+    for (user, status) in [(7, 200), (8, 500), (7, 500)] {
+        let started = tracing.start(&http::Request::new(()), Some("/orders"), None);
+        let (_, context) = started.context.scope(|| {
+            let span = SpanRef::current();
+            span.set_attribute("user.id", i64::from(user));
+            span.set_attribute("http.response.status_code", i64::from(status));
+            span.add_event("cache.miss", [Attribute::new("cache.key", "orders:7")]);
+            trace_core::span("db.query").in_scope(|_| ());
+            if status == 500 {
+                span.record_error(&std::io::Error::other("declined"));
+            }
+        });
+        made.push(context.trace_id().to_string());
+        tracing.failed::<std::io::Error>(started.span, &context);
+    }
+    let base = serve(Viewer::new(store).router()).await;
+    let api = |query: &str| format!("{base}/api/traces{query}");
+
+    assert_eq!(
+        ids(&api("?tags=user.id%3D7")).await,
+        [made[2].as_str(), made[0].as_str()]
+    );
+    assert_eq!(
+        ids(&api("?tags=user.id%3D7%20http.response.status_code%3D500")).await,
+        [made[2].as_str()],
+        "several tags, on one span"
+    );
+    assert_eq!(
+        ids(&api("?tags=%7B%22user.id%22%3A%228%22%7D")).await,
+        [made[1].as_str()],
+        "Jaeger's JSON form"
+    );
+    assert!(ids(&api("?tags=user.id%3D9")).await.is_empty());
+    let (status, body) = get_json(&api("?tags=user.id")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["errors"][0]["msg"].as_str().unwrap().contains("tags"));
+
+    // Jaeger's logs.
+    let (_, trace) = get_json(&format!("{base}/api/traces/{}", made[1])).await;
+    let spans = trace["data"][0]["spans"].as_array().unwrap();
+    let server = spans
+        .iter()
+        .find(|s| s["operationName"] == "GET /orders")
+        .unwrap();
+    let logs = server["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 2, "{server}");
+    assert_eq!(
+        logs[0]["fields"][0],
+        serde_json::json!({"key": "event", "type": "string", "value": "cache.miss"})
+    );
+    assert_eq!(logs[1]["fields"][0]["value"], "exception");
+    assert!(
+        logs[1]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["key"] == "exception.message" && f["value"] == "declined")
+    );
+    assert!(
+        spans.iter().any(|s| s["operationName"] == "db.query"),
+        "the internal span is in the trace"
+    );
+
+    // The page: marks and details.
+    let html = page(&format!("{base}/traces/{}", made[1])).await;
+    assert_eq!(html.matches("class=\"mark\"").count(), 1, "the cache miss");
+    assert_eq!(
+        html.matches("class=\"mark exception\"").count(),
+        1,
+        "the exception, in red"
+    );
+    assert!(html.contains("cache.key=orders:7"), "{html}");
+    assert!(html.contains("exception.message=declined"));
+    assert!(html.contains("db.query"));
+    let form = page(&format!("{base}/?tags=user.id%3D8")).await;
+    assert!(form.contains(&format!("data-trace-id=\"{}\"", made[1])));
+    assert!(!form.contains(&format!("data-trace-id=\"{}\"", made[0])));
+    assert!(
+        form.contains("value=\"user.id=8\""),
+        "the form keeps what was typed"
+    );
+}

@@ -141,6 +141,27 @@ pub(crate) fn waterfall(trace: &Trace, label: Option<&Label>, style: Style) -> S
             human(span.duration()),
             bar(trace, span, style),
         );
+        // Its events, under it: an exception in red.
+        for event in &span.events {
+            let at = human(event.time.duration_since(trace.start()).unwrap_or_default());
+            let attributes: Vec<String> = event
+                .attributes
+                .iter()
+                .map(|a| format!("{}={}", a.key, a.value))
+                .collect();
+            let line = format!(
+                "{}  * {} +{at} {}",
+                "  ".repeat(depth),
+                event.name,
+                attributes.join(" ")
+            );
+            let line = if event.name == trace_core::semconv::EXCEPTION_EVENT {
+                style.paint("31", &line)
+            } else {
+                style.paint("2", &line)
+            };
+            let _ = writeln!(out, "  {:<10} {line}", "");
+        }
     }
     if sides_differ {
         let _ = writeln!(

@@ -22,7 +22,7 @@ use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
 use tower::ServiceBuilder;
-use trace_core::{Baggage, CorrelationId, Recorder, Trust};
+use trace_core::{Attribute, Baggage, CorrelationId, Recorder, SpanRef, Trust};
 use trace_reqwest::TraceMiddleware;
 use trace_tonic::{GrpcClient, GrpcClientLayer};
 use trace_tower::{ResponseTraceContext, TraceContextLayer};
@@ -89,14 +89,46 @@ fn param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
+/// What goes wrong when users reads a record it cannot use.
+#[derive(Debug)]
+struct CorruptRecord;
+
+impl std::fmt::Display for CorruptRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the user's record is corrupt")
+    }
+}
+
+impl std::error::Error for CorruptRecord {}
+
 async fn user(Path(id): Path<String>, RawQuery(query): RawQuery) -> Result<String, StatusCode> {
     if let Some(ms) = param(query.as_deref(), "slow").and_then(|v| v.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(u64::min(ms, 2_000))).await;
     }
     match id.as_str() {
-        "broken" => Err(StatusCode::INTERNAL_SERVER_ERROR),
+        "broken" => {
+            // The `exception` event, on the span where it fails.
+            SpanRef::current().record_error(&CorruptRecord);
+            Err(StatusCode::INTERNAL_SERVER_ERROR)
+        }
         _ => Ok(format!("user {id}")),
     }
+}
+
+/// The gateway's own work: a price, in a span of its own.
+fn quote(item: &str, quantity: u32) -> u64 {
+    trace_core::span("price.quote")
+        .attribute("item.id", item.to_owned())
+        .in_scope(|span| {
+            let cents = 1_250 * u64::from(quantity.min(3));
+            if quantity > 1 {
+                span.add_event(
+                    "discount.applied",
+                    [Attribute::new("discount.percent", 10_i64)],
+                );
+            }
+            cents
+        })
 }
 
 #[derive(Clone)]
@@ -116,6 +148,8 @@ async fn checkout(
     baggage: Baggage,
 ) -> Result<String, (StatusCode, String)> {
     let user = param(query.as_deref(), "user").unwrap_or("7");
+    // What the app knows, on the request's span.
+    SpanRef::current().set_attribute("user.id", user.to_owned());
     let mut url = format!("{}/users/{user}", gateway.users);
     if let Some(slow) = param(query.as_deref(), "slow") {
         url = format!("{url}?slow={slow}");
@@ -148,9 +182,12 @@ async fn checkout(
         })?
         .into_inner();
     let tenant = baggage.get("tenant").unwrap_or_default();
+    let cents = quote(&item, stock.quantity);
     Ok(format!(
-        "{who} buys item {item}: {} in stock (request {correlation_id}, tenant {tenant})\n",
-        stock.quantity
+        "{who} buys item {item}: {} in stock at {}.{:02} (request {correlation_id}, tenant {tenant})\n",
+        stock.quantity,
+        cents / 100,
+        cents % 100
     ))
 }
 

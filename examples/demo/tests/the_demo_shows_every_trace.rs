@@ -81,12 +81,28 @@ fn seven_requests_seven_connected_traces() {
             "{trace:#?}"
         );
     }
-    // Five spans each, but the one whose users call fails stops there.
+    // Six spans each (the gateway's own `price.quote` among them), but the
+    // one whose users call fails stops there, and the unknown item gets no
+    // price.
     let sizes: Vec<_> = traces
         .iter()
         .map(|t| t.iter().filter(|l| l.contains('|')).count())
         .collect();
-    assert_eq!(sizes, [5, 5, 3, 5, 5, 5, 5], "{out}");
+    assert_eq!(sizes, [6, 6, 3, 5, 6, 6, 6], "{out}");
+    assert!(
+        traces[0]
+            .iter()
+            .any(|l| l.contains("price.quote") && l.contains("internal")),
+        "the gateway's own span: {:#?}",
+        traces[0]
+    );
+    assert!(
+        traces[0]
+            .iter()
+            .any(|l| l.contains("* discount.applied") && l.contains("discount.percent=10")),
+        "its event: {:#?}",
+        traces[0]
+    );
 
     let failed = traces
         .iter()
@@ -101,6 +117,11 @@ fn seven_requests_seven_connected_traces() {
     assert!(
         failed[2].ends_with("ERROR 502"),
         "the gateway answers 502: {failed:#?}"
+    );
+    assert!(
+        failed.iter().any(|l| l.contains("* exception")
+            && l.contains("exception.message=the user's record is corrupt")),
+        "the exception where it failed: {failed:#?}"
     );
 
     // Client spans say where they went; the first trace shows the headers
@@ -146,7 +167,7 @@ fn seven_requests_seven_connected_traces() {
     let partner = traces.iter().find(|t| t[1].contains("a partner")).unwrap();
     assert!(partner[0].starts_with(outside), "continued: {partner:#?}");
 
-    assert!(out.contains("7 traces, 33 spans"), "{out}");
+    assert!(out.contains("7 traces, 38 spans"), "{out}");
     // The edge trusts the partner's key only: the partner's baggage is
     // kept, the untrusted caller's is dropped before any service sees it.
     assert!(
@@ -198,9 +219,9 @@ async fn otlp_sends_every_span_to_the_endpoint() {
     assert!(out.contains("spans sent over OTLP"), "{out}");
 
     // What was exported is what was shown: the same 7 traces, the same
-    // 33 spans, each trace one tree.
+    // 38 spans, each trace one tree.
     let spans = receiver.spans();
-    assert_eq!(spans.len(), 33, "{spans:#?}");
+    assert_eq!(spans.len(), 38, "{spans:#?}");
     let shown = traces(&out);
     let exported: BTreeSet<String> = spans.iter().map(|s| s.trace_id()).collect();
     let printed: BTreeSet<String> = trace_ids(&shown).into_iter().map(str::to_owned).collect();
@@ -355,7 +376,7 @@ async fn serve_keeps_serving_until_interrupted() {
     assert_eq!(trace_ids(&shown)[7], trace_id, "{out}");
     assert_eq!(
         shown[7].iter().filter(|l| l.contains('|')).count(),
-        5,
+        6,
         "{out}"
     );
 }

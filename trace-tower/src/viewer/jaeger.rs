@@ -60,10 +60,18 @@ struct JaegerSpan {
     start_time: u64,
     duration: u64,
     tags: Vec<Tag>,
-    logs: Vec<()>,
+    logs: Vec<Log>,
     #[serde(rename = "processID")]
     process_id: String,
     warnings: Option<()>,
+}
+
+/// An event, as Jaeger shows a span's logs: its name as the `event`
+/// field, then its attributes.
+#[derive(Debug, Serialize)]
+struct Log {
+    timestamp: u64,
+    fields: Vec<Tag>,
 }
 
 #[derive(Debug, Serialize)]
@@ -160,7 +168,7 @@ fn span(span: &FinishedSpan, process_id: String) -> JaegerSpan {
             span_id: parent.to_string(),
         });
     }
-    if let Some(link) = span.link {
+    for link in span.link.iter().chain(&span.links) {
         references.push(Reference {
             ref_type: "FOLLOWS_FROM",
             trace_id: link.trace_id().to_string(),
@@ -197,7 +205,16 @@ fn span(span: &FinishedSpan, process_id: String) -> JaegerSpan {
         start_time: start,
         duration: u64::try_from(span.duration().as_micros()).unwrap_or(u64::MAX),
         tags,
-        logs: Vec::new(),
+        logs: span
+            .events
+            .iter()
+            .map(|event| Log {
+                timestamp: micros(event.time),
+                fields: std::iter::once(Tag::new("event", &Value::from(event.name.as_ref())))
+                    .chain(event.attributes.iter().map(|a| Tag::new(a.key, &a.value)))
+                    .collect(),
+            })
+            .collect(),
         process_id,
         warnings: None,
     }

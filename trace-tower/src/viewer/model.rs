@@ -209,6 +209,10 @@ pub struct TraceQuery {
     pub max_duration: Option<Duration>,
     /// A span of the trace failed.
     pub errors: bool,
+    /// One span of the trace has every one of these attributes, with these
+    /// values as text (`user.id` `7`), as Jaeger's tag search finds them;
+    /// `correlation_id` is the span's correlation ID.
+    pub tags: Vec<(String, String)>,
 }
 
 impl TraceQuery {
@@ -228,7 +232,30 @@ impl TraceQuery {
             && self.min_duration.is_none_or(|d| trace.duration() >= d)
             && self.max_duration.is_none_or(|d| trace.duration() <= d)
             && (!self.errors || trace.has_error())
+            && (self.tags.is_empty()
+                || trace
+                    .spans
+                    .iter()
+                    .any(|row| has_tags(&row.span, &self.tags)))
     }
+}
+
+/// Whether `span` has every one of `tags`.
+fn has_tags(span: &FinishedSpan, tags: &[(String, String)]) -> bool {
+    tags.iter().all(|(key, value)| {
+        if key == trace_core::semconv::CORRELATION_ID {
+            return span
+                .correlation_id
+                .as_ref()
+                .is_some_and(|id| id.as_str() == value);
+        }
+        // The last value of a key is the one it has.
+        span.attributes
+            .iter()
+            .rev()
+            .find(|a| a.key == key)
+            .is_some_and(|a| a.value.to_string() == *value)
+    })
 }
 
 /// Calls from one service to another (or to itself over the network): a

@@ -224,6 +224,19 @@ pub(crate) struct SpanRow {
     pub(crate) start: String,
     pub(crate) attributes: Vec<(String, String)>,
     pub(crate) links: Vec<TraceLink>,
+    pub(crate) events: Vec<EventRow>,
+}
+
+/// An event of a span: a mark on its bar, and a line in its details.
+pub(crate) struct EventRow {
+    pub(crate) name: String,
+    /// Where it happened, in percent of the trace.
+    pub(crate) at: f64,
+    /// When, from the trace's start.
+    pub(crate) offset: String,
+    /// An `exception` event: shown in red.
+    pub(crate) exception: bool,
+    pub(crate) attributes: Vec<(String, String)>,
 }
 
 /// A trace this one continues or links to.
@@ -332,7 +345,26 @@ impl<'a> TracePage<'a> {
                     links: span
                         .link
                         .iter()
+                        .chain(&span.links)
                         .map(|l| link(l.trace_id().to_string(), l.parent_id().to_string()))
+                        .collect(),
+                    events: span
+                        .events
+                        .iter()
+                        .map(|event| EventRow {
+                            name: event.name.to_string(),
+                            at: percent(event.time).clamp(0.0, 100.0),
+                            offset: format!(
+                                "+{}",
+                                human(event.time.duration_since(start).unwrap_or_default())
+                            ),
+                            exception: event.name == trace_core::semconv::EXCEPTION_EVENT,
+                            attributes: event
+                                .attributes
+                                .iter()
+                                .map(|a| (a.key.to_owned(), value(&a.value)))
+                                .collect(),
+                        })
                         .collect(),
                 }
             })

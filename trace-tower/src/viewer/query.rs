@@ -21,6 +21,48 @@ pub(crate) struct Filter {
     pub(crate) operation: String,
     pub(crate) min_duration: String,
     pub(crate) max_duration: String,
+    pub(crate) tags: String,
+}
+
+/// The most tags one search takes.
+const MAX_TAGS: usize = 32;
+
+/// Tags as Jaeger takes them: a JSON object of strings (its API,
+/// `{"user.id":"7"}`) or `key=value` pairs separated by spaces (its search
+/// form, `user.id=7 http.response.status_code=500`). `error=true` asks for
+/// failed traces, as the errors box does.
+fn parse_tags(text: &str) -> Result<(Vec<(String, String)>, bool), String> {
+    let pairs: Vec<(String, String)> = if text.starts_with('{') {
+        let tags: std::collections::BTreeMap<String, String> = serde_json::from_str(text)
+            .map_err(|e| format!("tags: expected a JSON object of strings: {e}"))?;
+        tags.into_iter().collect()
+    } else {
+        text.split_ascii_whitespace()
+            .map(|pair| {
+                pair.split_once('=')
+                    .filter(|(key, _)| !key.is_empty())
+                    .map(|(key, value)| (key.to_owned(), value.trim_matches('"').to_owned()))
+                    .ok_or_else(|| format!("tags: expected key=value, got {pair:?}"))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    if pairs.len() > MAX_TAGS {
+        return Err(format!("tags: at most {MAX_TAGS} at once"));
+    }
+    let mut errors = false;
+    let mut tags = Vec::with_capacity(pairs.len());
+    for (key, value) in pairs {
+        if key == "error" {
+            match value.as_str() {
+                "true" => errors = true,
+                "false" => {}
+                other => return Err(format!("tags: error must be true or false: {other:?}")),
+            }
+        } else {
+            tags.push((key, value));
+        }
+    }
+    Ok((tags, errors))
 }
 
 /// A duration as Jaeger's search takes it (Go's units): `300ms`, `1.5s`,
@@ -73,20 +115,9 @@ impl Filter {
             Some("false" | "off" | "0") => false,
             Some(other) => return Err(format!("errors: expected true or false: {other:?}")),
         };
-        // Jaeger's form: tags={"error":"true"}.
-        let tagged = match text("tags") {
-            None => false,
-            Some(json) => {
-                let tags: HashMap<String, String> = serde_json::from_str(json)
-                    .map_err(|e| format!("tags: expected a JSON object of strings: {e}"))?;
-                match tags.get("error").map(String::as_str) {
-                    Some("true") => true,
-                    None | Some("false") => false,
-                    Some(other) => {
-                        return Err(format!("tags: error must be true or false: {other:?}"));
-                    }
-                }
-            }
+        let (tags, tagged) = match text("tags") {
+            None => (Vec::new(), false),
+            Some(text) => parse_tags(text)?,
         };
         let limit = match text("limit") {
             None => DEFAULT_LIMIT,
@@ -105,6 +136,7 @@ impl Filter {
                 min_duration: duration("minDuration")?,
                 max_duration: duration("maxDuration")?,
                 errors: errors || tagged,
+                tags,
             },
             lookup: owned("lookup"),
             limit,
@@ -112,6 +144,7 @@ impl Filter {
             operation: owned("operation"),
             min_duration: owned("minDuration"),
             max_duration: owned("maxDuration"),
+            tags: owned("tags"),
         })
     }
 
