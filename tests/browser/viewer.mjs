@@ -130,6 +130,47 @@ try {
       `${rows.filter((r) => r.critical).length} on the critical path`,
   );
 
+  // The failing trace: the exception is a red mark on the users span's
+  // bar, inside it, and a red line in its details; the gateway's own span
+  // is in the waterfall.
+  const [broken] = (await api('/api/traces?tags=user.id%3Dbroken')).data;
+  assert.ok(broken, 'the tag search finds the broken user\'s trace');
+  await page.goto(`${base}/traces/${broken.traceID}`);
+  const exception = page.locator('#waterfall details.row.failed .mark.exception');
+  assert.equal(await exception.count(), 1, 'one exception mark');
+  const mark = await exception.evaluate((m) => {
+    const bar = m.parentElement.querySelector('.bar').getBoundingClientRect();
+    const box = m.getBoundingClientRect();
+    return { colour: getComputedStyle(m).backgroundColor, left: box.left, right: box.right, barLeft: bar.left, barRight: bar.right, width: box.width, height: box.height };
+  });
+  assert.ok(mark.width > 0 && mark.height > 0, 'the mark is drawn');
+  assert.ok(mark.left >= mark.barLeft - 2 && mark.right <= mark.barRight + 2, `the mark is on its span's bar: ${JSON.stringify(mark)}`);
+  const err = await page.evaluate(() => getComputedStyle(document.querySelector('.error') ?? document.body).color);
+  assert.equal(mark.colour, err, 'red, as errors are');
+  const row = page.locator('#waterfall details.row.failed', { has: page.locator('.mark.exception') });
+  await row.locator('summary').click();
+  const line = await row.locator('.details tr.event.exception').textContent();
+  assert.match(line, /exception\.message=the user's record is corrupt/);
+  await page.screenshot({ path: join(shots, 'trace-exception.png'), fullPage: true });
+  console.log(`trace ${broken.traceID}: the exception marked in red on its span and in its details`);
+
+  // A trace with the gateway's own span and its event, found by the form.
+  await page.goto(`${base}/`);
+  await page.fill('input[name=tags]', 'user.id=7');
+  await Promise.all([page.waitForURL(/tags=user.id/), page.click('form.filters button')]);
+  const tagged = await page.$$eval('#traces tr.trace', (rows) => rows.map((r) => r.dataset.traceId).sort());
+  assert.deepEqual(tagged, ids(await api('/api/traces?tags=user.id%3D7')), 'the form searches by tag');
+  const priced = (await api('/api/traces?tags=user.id%3D7')).data.find((t) =>
+    t.spans.some((s) => s.operationName === 'price.quote' && s.logs.length > 0),
+  );
+  assert.ok(priced, 'a checkout the gateway priced');
+  await page.goto(`${base}/traces/${priced.traceID}`);
+  const quote = page.locator('#waterfall details.row', { hasText: 'price.quote' });
+  assert.equal(await quote.count(), 1, 'the gateway\'s own span is in the waterfall');
+  assert.equal(await quote.locator('.mark:not(.exception)').count(), 1, 'with its event marked');
+  await page.screenshot({ path: join(shots, 'trace-own-span.png'), fullPage: true });
+  console.log(`tags user.id=7: ${tagged.length} traces; ${priced.traceID} shows the gateway's price.quote span and its event`);
+
   // The dependency graph: its edges are the API's.
   await page.goto(`${base}/dependencies`);
   const edges = await page.$$eval('#graph g.edge', (edges) =>

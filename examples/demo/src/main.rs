@@ -111,9 +111,24 @@ impl RecordingSpan for BothSpans {
         self.0.set_attribute(attribute);
     }
 
+    fn set_name(&mut self, name: &str) {
+        self.1.set_name(name);
+        self.0.set_name(name);
+    }
+
+    fn add_event(&mut self, event: trace_core::record::Event) {
+        self.1.add_event(event.clone());
+        self.0.add_event(event);
+    }
+
     fn end(self: Box<Self>, end: SpanEnd) {
         self.1.end(end.clone());
         self.0.end(end);
+    }
+
+    // The OpenTelemetry span's, so the OpenTelemetry API nests under it.
+    fn otel_context(&self) -> Option<opentelemetry::Context> {
+        self.1.otel_context().or_else(|| self.0.otel_context())
     }
 }
 
