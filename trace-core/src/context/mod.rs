@@ -56,10 +56,19 @@ pub struct TraceContext {
     pub(crate) state: TraceState,
     pub(crate) baggage: Baggage,
     pub(crate) correlation_id: Option<CorrelationId>,
-    pub(crate) link: Option<TraceParent>,
+    /// Shared, not inline: only a restarted trace has one, and inline it
+    /// would make every context 18 bytes larger, copied at every scope.
+    link: Option<Arc<TraceParent>>,
     /// The recording of the span this context stands for, when it records:
     /// what [`SpanRef::current`] reaches, and where child spans record.
     pub(crate) span: Option<Arc<Active>>,
+}
+
+/// A restarted trace's link, shared (rare: out of the request path's line).
+#[cold]
+#[inline(never)]
+fn shared_link(link: TraceParent) -> Arc<TraceParent> {
+    Arc::new(link)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +169,7 @@ impl TraceContext {
     /// An incoming request's context, whole: the caller's span, or a new
     /// root (linked to the `traceparent` it was restarted from), with what
     /// travels with it.
+    #[inline]
     pub(crate) fn incoming(
         parent: Option<TraceParent>,
         link: Option<TraceParent>,
@@ -181,7 +191,7 @@ impl TraceContext {
             state,
             baggage,
             correlation_id: Some(correlation_id),
-            link,
+            link: link.map(shared_link),
             span: None,
         }
     }
@@ -269,7 +279,7 @@ impl TraceContext {
     /// two traces can be joined (see the trust policy).
     #[must_use]
     pub fn link(&self) -> Option<TraceParent> {
-        self.link
+        self.link.as_deref().copied()
     }
 
     /// The `traceparent` to send downstream: this trace, this span.
@@ -337,7 +347,7 @@ impl TraceContext {
     /// This context with a link to the `traceparent` it was restarted from.
     #[must_use]
     pub fn with_link(mut self, link: TraceParent) -> Self {
-        self.link = Some(link);
+        self.link = Some(Arc::new(link));
         self
     }
 }
