@@ -29,8 +29,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::{
     Context, KeyValue,
     trace::{
-        SpanContext, SpanId as OtelSpanId, TraceContextExt as _, TraceFlags, TraceId as OtelTraceId,
-        TraceState, Tracer as _, TracerProvider as _,
+        SpanContext, SpanId as OtelSpanId, TraceContextExt as _, TraceFlags,
+        TraceId as OtelTraceId, TraceState, Tracer as _, TracerProvider as _,
     },
 };
 use opentelemetry_sdk::{
@@ -85,7 +85,10 @@ fn otel(tracer: &opentelemetry_sdk::trace::SdkTracer) -> u64 {
         let span = cx.span();
         span.set_attribute(KeyValue::new("db.system.name", "postgresql"));
         span.set_attribute(KeyValue::new("db.operation.name", "SELECT"));
-        span.add_event("rows", vec![KeyValue::new("db.response.returned_rows", 3_i64)]);
+        span.add_event(
+            "rows",
+            vec![KeyValue::new("db.response.returned_rows", 3_i64)],
+        );
         black_box(3)
     })
 }
@@ -125,7 +128,11 @@ fn remote(sampled: bool) -> Context {
     Context::new().with_remote_span_context(SpanContext::new(
         OtelTraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
         OtelSpanId::from(0x00f0_67aa_0ba9_02b7_u64),
-        if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() },
+        if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        },
         true,
         TraceState::default(),
     ))
@@ -175,7 +182,10 @@ fn own_spans(c: &mut Criterion) {
         });
     }
     group.finish();
-    assert!(count.0.load(Ordering::Relaxed) > 0, "the OpenTelemetry stacks recorded");
+    assert!(
+        count.0.load(Ordering::Relaxed) > 0,
+        "the OpenTelemetry stacks recorded"
+    );
 }
 
 criterion_group!(benches, own_spans);

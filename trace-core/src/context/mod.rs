@@ -196,6 +196,13 @@ impl TraceContext {
         }
     }
 
+    /// This context, standing for `span`'s recording (field by field: the
+    /// context is not copied whole on the way).
+    #[inline]
+    pub(crate) fn standing_for(self, span: Option<Arc<Active>>) -> Self {
+        Self { span, ..self }
+    }
+
     /// Turns the caller's span into a child of it, in place: a new span
     /// id, and the caller's span as the (remote) parent. The rest is kept.
     pub(crate) fn become_child(&mut self) {

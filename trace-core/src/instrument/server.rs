@@ -466,10 +466,10 @@ impl ServerTracing {
             .is_none()
             .then(|| span.tracing_span(context, &name, SpanKind::Server));
         // What the handler reaches through `SpanRef::current`, and where
-        // its own spans record; set in place, in the value returned.
+        // its own spans record.
         let active = span.active().cloned();
-        let mut start = ServerStart {
-            context: started.context,
+        ServerStart {
+            context: started.context.standing_for(active),
             span: ServerSpan {
                 span,
                 head: request.method() == Method::HEAD,
@@ -480,9 +480,7 @@ impl ServerTracing {
             },
             #[cfg(feature = "tracing")]
             tracing_span,
-        };
-        start.context.span = active;
-        start
+        }
     }
 
     /// What a span holds until the response: a gRPC method's attributes.
