@@ -108,9 +108,9 @@ fn with_tracing() -> u64 {
 
 /// A request's context, current while `f` runs: recorded by `recorder`
 /// when `sampled`.
-fn in_request(recorder: Option<Arc<dyn Recorder>>, sampled: bool, f: impl FnOnce()) {
+fn in_request(recorder: Option<&Arc<dyn Recorder>>, sampled: bool, f: impl FnOnce()) {
     let cx = TraceContext::new_root(sampled);
-    let span = match &recorder {
+    let span = match recorder {
         Some(recorder) if sampled => Span::start_shared(
             recorder,
             Decision::RecordAndSample,
@@ -148,13 +148,13 @@ fn own_spans(c: &mut Criterion) {
 
         let store = InMemoryRecorder::new(1024);
         let memory: Arc<dyn Recorder> = Arc::new(store.clone());
-        in_request(Some(memory), sampled, || {
+        in_request(Some(&memory), sampled, || {
             group.bench_function(format!("ours, in memory, {label}"), |b| b.iter(ours));
         });
         // What each row measures: recorded spans, or none.
         assert_eq!(store.finished().len() > 1, sampled, "{label}");
         let recorder: Arc<dyn Recorder> = Arc::new(OtelRecorder::new(tracer.clone()));
-        in_request(Some(recorder), sampled, || {
+        in_request(Some(&recorder), sampled, || {
             group.bench_function(format!("ours, OtelRecorder, {label}"), |b| b.iter(ours));
         });
 
