@@ -12,7 +12,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use trace_core::{FinishedSpan, SpanKind, Status, Value};
+use trace_core::{FinishedSpan, Status, Value};
 
 use super::model::{Dependency, Trace};
 
@@ -182,9 +182,19 @@ fn span(span: &FinishedSpan, process_id: String) -> JaegerSpan {
             tags.push(Tag::new(attribute.key, &attribute.value));
         }
     }
-    if span.kind != SpanKind::Internal {
-        tags.push(Tag::new("span.kind", &Value::from(span.kind.as_str())));
+    // As `OtelRecorder` exports it: a backend shows the same tags.
+    if let Some(id) = &span.correlation_id
+        && !tags
+            .iter()
+            .any(|t| t.key == trace_core::semconv::CORRELATION_ID)
+    {
+        tags.push(Tag::new(
+            trace_core::semconv::CORRELATION_ID,
+            &Value::from(id.as_str()),
+        ));
     }
+    // Every kind, `internal` too, as Jaeger shows an OTLP span's.
+    tags.push(Tag::new("span.kind", &Value::from(span.kind.as_str())));
     if let Some(error_type) = span.status.error_type() {
         tags.push(Tag::new("error", &Value::Bool(true)));
         tags.push(Tag::new("otel.status_code", &Value::from("ERROR")));
