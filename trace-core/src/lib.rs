@@ -273,6 +273,28 @@ pub fn __warned_split_off() -> bool {
     crate::integrations::opentelemetry::warned_split_off()
 }
 
+/// Says `message` once per process (`flag`): as a `tracing` warning when a
+/// subscriber takes it, else on standard error, so that it is never lost.
+pub(crate) fn warn_once(flag: &std::sync::atomic::AtomicBool, message: &str) {
+    if !flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        #[cfg(feature = "tracing")]
+        if tracing::enabled!(tracing::Level::WARN) {
+            tracing::warn!("{message}");
+            return;
+        }
+        eprintln!("{message}");
+    }
+}
+
+/// Whether a policy asked for the connection's peer and found none, in
+/// this process (see `RequestInfo::peer_is_private`): for the tests. Not
+/// public API.
+#[doc(hidden)]
+#[must_use]
+pub fn __warned_no_peer() -> bool {
+    crate::policy::warned_no_peer()
+}
+
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

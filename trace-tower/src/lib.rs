@@ -54,6 +54,7 @@
 //! use trace_tower::{ResponseTraceContext, TraceContextLayer};
 //!
 //! let layer = TraceContextLayer::new()
+//!     // Reads the peer: serve with `into_make_service_with_connect_info`.
 //!     .trust(Trust::CONTINUE.when(|req: &RequestInfo<'_>| req.peer_is_private()))
 //!     .sampler(ParentBased::new(RateLimited::new(50.0)))
 //!     .recorder(InMemoryRecorder::new(10_000))

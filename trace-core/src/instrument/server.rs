@@ -169,6 +169,8 @@ pub struct ServerSpan {
     span: Span,
     /// A HEAD request: its response has no body to wait for.
     head: bool,
+    /// Which correlation-ID header the caller's came in, to answer under.
+    correlation_header: Option<u8>,
     /// A gRPC method's attributes, held until the response says whether
     /// the server has the method (recorded as they are if the span is
     /// dropped first).
@@ -418,6 +420,7 @@ impl ServerTracing {
             None => [method.clone(), method],
         };
         let sampling_attributes = &sampling_attributes[..if route.is_some() { 2 } else { 1 }];
+        let correlation_header = incoming.correlation_header;
         let started = incoming.start(
             trust,
             &*self.sampler,
@@ -473,6 +476,7 @@ impl ServerTracing {
             span: ServerSpan {
                 span,
                 head: request.method() == Method::HEAD,
+                correlation_header,
                 held,
                 #[cfg(feature = "tracing")]
                 started: self.log_responses.then(std::time::Instant::now),
@@ -565,7 +569,7 @@ impl ServerTracing {
         code: http::StatusCode,
         headers: &mut HeaderMap,
     ) -> AtHead {
-        self.write_headers(context, headers);
+        self.write_headers(context, span.correlation_header, headers);
         #[cfg(feature = "tracing")]
         if let Some(started) = span.started {
             log_response(context, Some(code.as_u16()), started);
@@ -673,11 +677,12 @@ impl ServerTracing {
     /// The correlation ID (unless the handler set its own) and, when
     /// enabled, the server span's trace context. Every value comes from
     /// validated or generated data, never from raw request bytes.
-    fn write_headers(&self, context: &TraceContext, headers: &mut HeaderMap) {
+    fn write_headers(&self, context: &TraceContext, came_in: Option<u8>, headers: &mut HeaderMap) {
         if self.echo_correlation_id
             && let Some(id) = context.correlation_id()
         {
-            let name = self.propagator.correlation_header_name().clone();
+            // Under the name the caller used, so that it finds it.
+            let name = self.propagator.correlation_header_in(came_in).clone();
             headers.entry(name).or_insert_with(|| id.to_header_value());
         }
         match self.response_trace_context {
@@ -764,5 +769,48 @@ impl fmt::Debug for ServerSpan {
         f.debug_struct("ServerSpan")
             .field("recording", &self.is_recording())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{Request, Response};
+
+    use super::*;
+
+    fn answered(name: Option<&str>, tracing: &ServerTracing) -> HeaderMap {
+        let mut request = Request::builder();
+        if let Some(name) = name {
+            request = request.header(name, "corr-42");
+        }
+        let started = tracing.start(&request.body(()).unwrap(), None, None);
+        let mut response = Response::new(());
+        tracing.response_head(started.span, &started.context, &mut response);
+        response.headers().clone()
+    }
+
+    #[test]
+    fn the_correlation_id_answers_under_the_name_it_came_in() {
+        let tracing = ServerTracing::new();
+        for (came_in, other) in [
+            ("x-request-id", "x-correlation-id"),
+            ("x-correlation-id", "x-request-id"),
+        ] {
+            let headers = answered(Some(came_in), &tracing);
+            assert_eq!(headers[came_in], "corr-42", "under {came_in}");
+            assert!(!headers.contains_key(other), "and only there");
+        }
+        // Made here: the configured name.
+        let made = answered(None, &tracing);
+        assert!(made.contains_key("x-request-id"));
+        assert!(!made.contains_key("x-correlation-id"));
+        // A configured name is read and answered.
+        let custom = ServerTracing::new().propagator(
+            Propagator::default().correlation_header(HeaderName::from_static("x-trace-me")),
+        );
+        assert_eq!(
+            answered(Some("x-trace-me"), &custom)["x-trace-me"],
+            "corr-42"
+        );
     }
 }

@@ -8,6 +8,7 @@ mod filter;
 mod proxy;
 mod trust;
 
+pub(crate) use self::trust::warned_no_peer;
 pub use self::{
     destination::{AllowHosts, DestinationPolicy, Propagate},
     filter::RequestFilter,

@@ -58,6 +58,28 @@ pub struct RequestInfo<'a> {
     pub peer: Option<SocketAddr>,
 }
 
+/// Said once per process: a policy read the peer of a server that does not
+/// know it.
+static WARNED_NO_PEER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[cold]
+fn warn_no_peer() {
+    crate::warn_once(
+        &WARNED_NO_PEER,
+        "trace-core: a trust policy asked for the connection's peer, but the server does not \
+         know it, so every such request counts as coming from outside (its trace restarts and \
+         its baggage is dropped); serve with \
+         `axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())` (with \
+         hyper, put the peer's `SocketAddr` in the request's extensions), or, behind a proxy, \
+         decide with `client_is_private` and `TrustedProxies`",
+    );
+}
+
+/// Whether the warning of [`warn_no_peer`] was given.
+pub(crate) fn warned_no_peer() -> bool {
+    WARNED_NO_PEER.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl<'a> RequestInfo<'a> {
     /// A request with no known peer.
     #[must_use]
@@ -79,7 +101,11 @@ impl<'a> RequestInfo<'a> {
 
     /// Whether the peer is on a private network: loopback, RFC 1918,
     /// link-local, carrier-grade NAT (RFC 6598), or IPv6 unique-local.
-    /// `false` when the peer is unknown.
+    /// `false` when the peer is unknown, which is said once per process,
+    /// with the fix: a server that does not hand its layers the peer
+    /// (`axum::serve(listener, app)` without
+    /// `into_make_service_with_connect_info::<SocketAddr>()`) would
+    /// otherwise trust nobody, silently.
     ///
     /// The peer is the TCP peer: behind a reverse proxy, a load balancer
     /// or a sidecar it is the proxy, so every request is private. Do not
@@ -87,7 +113,15 @@ impl<'a> RequestInfo<'a> {
     /// [`client_is_private`](Self::client_is_private).
     #[must_use]
     pub fn peer_is_private(&self) -> bool {
-        self.peer.is_some_and(|peer| is_private(peer.ip()))
+        self.known_peer().is_some_and(|peer| is_private(peer.ip()))
+    }
+
+    /// The peer, or the warning that there is none to read.
+    fn known_peer(&self) -> Option<SocketAddr> {
+        if self.peer.is_none() {
+            warn_no_peer();
+        }
+        self.peer
     }
 
     /// The client's address: the peer's, unless the peer is one of
@@ -95,7 +129,7 @@ impl<'a> RequestInfo<'a> {
     /// `None` when the peer is unknown or the report is not believable.
     #[must_use]
     pub fn client_ip(&self, proxies: &TrustedProxies) -> Option<IpAddr> {
-        proxies.client(self.peer?.ip(), self.headers)
+        proxies.client(self.known_peer()?.ip(), self.headers)
     }
 
     /// Whether the client (see [`client_ip`](Self::client_ip)) is on a

@@ -90,6 +90,10 @@ pub struct Incoming {
     pub baggage: Baggage,
     /// The caller's correlation ID, when valid.
     pub correlation_id: Option<CorrelationId>,
+    /// Which of the propagator's correlation-ID headers it came in (see
+    /// [`Propagator::correlation_header_in`](crate::Propagator::correlation_header_in)),
+    /// so that the response answers under the same name.
+    pub correlation_header: Option<u8>,
     /// What was dropped, and why.
     pub dropped: Dropped,
 }

@@ -218,6 +218,30 @@ impl Propagator {
         &self.inner.correlation_write
     }
 
+    /// The header a response answers a correlation ID under: the one it
+    /// came in (`Incoming::correlation_header`), else
+    /// [`correlation_header_name`](Self::correlation_header_name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderValue};
+    /// use trace_core::Propagator;
+    ///
+    /// let propagator = Propagator::default();
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-correlation-id", HeaderValue::from_static("corr-42"));
+    /// let incoming = propagator.extract(&headers);
+    /// assert_eq!(propagator.correlation_header_in(incoming.correlation_header), "x-correlation-id");
+    /// assert_eq!(propagator.correlation_header_in(None), "x-request-id");
+    /// ```
+    #[must_use]
+    pub fn correlation_header_in(&self, came_in: Option<u8>) -> &HeaderName {
+        came_in
+            .and_then(|index| self.inner.correlation_read.get(usize::from(index)))
+            .unwrap_or(&self.inner.correlation_write)
+    }
+
     /// Reads a request's headers.
     ///
     /// Several `traceparent` lines, or an invalid one, leave no parent (the
@@ -271,7 +295,7 @@ impl Propagator {
             incoming.dropped.baggage = dropped.map(|e| DropReason::Invalid(e.kind()));
         }
 
-        if let Some((_, seen)) = found.correlation
+        if let Some((index, seen)) = found.correlation
             && let Some(line) = seen.first
         {
             if seen.repeated {
@@ -280,6 +304,9 @@ impl Propagator {
                 let id = CorrelationId::try_from(line);
                 incoming.dropped.correlation_id =
                     id.as_ref().err().map(|e| DropReason::Invalid(e.kind()));
+                if id.is_ok() {
+                    incoming.correlation_header = u8::try_from(index).ok();
+                }
                 incoming.correlation_id = id.ok();
             }
         }

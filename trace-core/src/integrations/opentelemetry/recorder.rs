@@ -276,18 +276,7 @@ fn warn_if_split_off() {
     }
 }
 
-/// Says `message` once per process (`flag`): as a `tracing` warning when a
-/// subscriber takes it, else on standard error, so that it is never lost.
-pub(crate) fn warn_once(flag: &AtomicBool, message: &str) {
-    if !flag.swap(true, Ordering::Relaxed) {
-        #[cfg(feature = "tracing")]
-        if tracing::enabled!(tracing::Level::WARN) {
-            tracing::warn!("{message}");
-            return;
-        }
-        eprintln!("{message}");
-    }
-}
+pub(crate) use crate::warn_once;
 
 /// Whether the span the SDK is starting on this thread is one of our
 /// recorder's.
