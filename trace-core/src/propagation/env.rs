@@ -82,6 +82,14 @@ pub struct EnvError {
     value: Option<String>,
 }
 
+impl EnvError {
+    /// The propagator name that is not known; `None` when the variable is
+    /// not Unicode.
+    pub(crate) fn value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+}
+
 impl fmt::Display for EnvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.value {

@@ -59,8 +59,11 @@ type AddExporter = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilde
 /// | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | the SDK's resource detectors | [`service_name`](Self::service_name), [`resource_attribute`](Self::resource_attribute) |
 /// | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | here, as our sampler ([`sampler_from_env`]) | [`sampler`](Self::sampler) |
 /// | `OTEL_PROPAGATORS` | here ([`Propagator::from_env`]) | [`propagator`](Self::propagator) |
+/// | `OTEL_TRACES_EXPORTER` | here: `otlp` (the default), `console` (standard output, with `opentelemetry-stdout`), `none`, comma-separated; any other name is an error | [`exporter`](Self::exporter) |
 /// | `OTEL_EXPORTER_OTLP_PROTOCOL` | here (feature `otlp`): `grpc` or `http/protobuf` (the default) | `otlp_protocol` |
-/// | `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`, `_TIMEOUT`, `_COMPRESSION` | `opentelemetry-otlp` | `otlp_endpoint`, or [`exporter`](Self::exporter) |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `_COMPRESSION` | `opentelemetry-otlp` | `otlp_endpoint`, or [`exporter`](Self::exporter) |
+/// | `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_HEADERS` and their `_TRACES_` forms | `opentelemetry-otlp`, checked here first: a whole number of milliseconds; `key=value` pairs of header names and (percent-decoded) header values | [`exporter`](Self::exporter) |
+/// | `OTEL_BSP_SCHEDULE_DELAY`, `_EXPORT_TIMEOUT`, `_MAX_QUEUE_SIZE`, `_MAX_EXPORT_BATCH_SIZE` | the SDK's batch processor, checked here first: whole numbers | [`exporter`](Self::exporter) |
 ///
 /// The provider always gets [`OtelIdGenerator`], so the ids exported are
 /// the ids sent downstream, and a sampler that obeys our decision: a span
@@ -243,8 +246,14 @@ impl OtelSetup {
         };
         let propagator = match self.propagator {
             Some(propagator) => propagator,
-            None => Propagator::from_env()
-                .map_err(|error| EnvVarError::new("OTEL_PROPAGATORS", None, error.to_string()))?,
+            None => Propagator::from_env().map_err(|error| match error.value() {
+                Some(value) => EnvVarError::new(
+                    "OTEL_PROPAGATORS",
+                    Some(value),
+                    "trace-core does not implement it (it knows tracecontext, baggage, none)",
+                ),
+                None => EnvVarError::new("OTEL_PROPAGATORS", None, "not valid Unicode"),
+            })?,
         };
         if disabled {
             #[cfg(feature = "subscriber")]
@@ -270,17 +279,37 @@ impl OtelSetup {
             .with_resource(resource);
         let builder = match self.exporter {
             Some(add) => add(builder),
-            #[cfg(feature = "otlp")]
-            None => with_processor(
-                builder,
-                opentelemetry_sdk::trace::BatchSpanProcessor::builder(otlp_exporter(
-                    self.protocol,
-                    self.endpoint,
-                )?)
-                .build(),
-            ),
-            #[cfg(not(feature = "otlp"))]
-            None => return Err(SetupError::NoExporter),
+            None => {
+                let exporters =
+                    traces_exporters(EnvVarError::read("OTEL_TRACES_EXPORTER")?.as_deref())?;
+                let mut builder = builder;
+                if exporters.otlp {
+                    check_otlp_env()?;
+                    check_batch_env()?;
+                    #[cfg(feature = "otlp")]
+                    {
+                        builder = with_processor(
+                            builder,
+                            opentelemetry_sdk::trace::BatchSpanProcessor::builder(otlp_exporter(
+                                self.protocol,
+                                self.endpoint,
+                            )?)
+                            .build(),
+                        );
+                    }
+                    #[cfg(not(feature = "otlp"))]
+                    return Err(SetupError::NoExporter);
+                }
+                if exporters.console {
+                    builder = with_processor(
+                        builder,
+                        opentelemetry_sdk::trace::SimpleSpanProcessor::new(
+                            opentelemetry_stdout::SpanExporter::default(),
+                        ),
+                    );
+                }
+                builder
+            }
         };
         let provider = builder.build();
         if self.global {
@@ -378,6 +407,124 @@ fn with_processor(
     #[cfg(feature = "tracing-opentelemetry")]
     let processor = crate::LeanSpans::new(processor);
     builder.with_span_processor(processor)
+}
+
+/// The exporters `OTEL_TRACES_EXPORTER` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Exporters {
+    otlp: bool,
+    console: bool,
+}
+
+/// `OTEL_TRACES_EXPORTER`, as the SDK environment specification defines it
+/// (<https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#exporter-selection>):
+/// a comma-separated list of `otlp` (the default), `console` and `none`;
+/// any other name is refused, never silently exported with OTLP instead.
+fn traces_exporters(value: Option<&str>) -> Result<Exporters, EnvVarError> {
+    let names = value.map(str::trim).filter(|v| !v.is_empty());
+    let Some(names) = names else {
+        return Ok(Exporters {
+            otlp: true,
+            console: false,
+        });
+    };
+    let mut exporters = Exporters {
+        otlp: false,
+        console: false,
+    };
+    for name in names.split(',').map(str::trim) {
+        match name {
+            "otlp" => exporters.otlp = true,
+            "console" => exporters.console = true,
+            "none" => {}
+            _ => {
+                return Err(EnvVarError::new(
+                    "OTEL_TRACES_EXPORTER",
+                    Some(names),
+                    format!(
+                        "trace-core exports with otlp, console or none, not {name:?} (for \
+                         another exporter, give it with OtelSetup::exporter)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(exporters)
+}
+
+/// Reads `variable`, which the SDK or the exporter reads itself, and checks
+/// it by the specification's rules (`check`), so that a value that cannot
+/// apply is an error naming it, not ignored.
+fn check_env(
+    variable: &'static str,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Result<(), EnvVarError> {
+    match EnvVarError::read(variable)? {
+        Some(value) if !value.trim().is_empty() => {
+            check(value.trim()).map_err(|reason| EnvVarError::new(variable, Some(&value), reason))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A whole number of milliseconds (or items), as the specification's
+/// timeouts, delays and sizes are.
+fn whole_number(value: &str) -> Result<(), String> {
+    value
+        .parse::<u64>()
+        .map(drop)
+        .map_err(|_| "expected a whole number (of milliseconds, for a time)".to_owned())
+}
+
+/// `key=value` pairs separated by commas, values percent-encoded, as the
+/// specification's `OTEL_EXPORTER_OTLP_HEADERS` is.
+fn headers_list(value: &str) -> Result<(), String> {
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!(
+                "expected key=value pairs separated by commas, got {pair:?}"
+            ));
+        };
+        let key = key.trim();
+        if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+            return Err(format!("{key:?} is not a header name"));
+        }
+        let decoded = percent_encoding::percent_decode_str(value.trim()).decode_utf8_lossy();
+        if http::HeaderValue::from_str(&decoded).is_err() {
+            return Err(format!("the value of {key:?} is not a header value"));
+        }
+    }
+    Ok(())
+}
+
+/// The OTLP exporter's variables that `opentelemetry-otlp` reads itself.
+fn check_otlp_env() -> Result<(), EnvVarError> {
+    for variable in [
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    ] {
+        check_env(variable, whole_number)?;
+    }
+    for variable in [
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    ] {
+        check_env(variable, headers_list)?;
+    }
+    Ok(())
+}
+
+/// The batch span processor's variables, which the SDK reads itself.
+fn check_batch_env() -> Result<(), EnvVarError> {
+    for variable in [
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_BSP_EXPORT_TIMEOUT",
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    ] {
+        check_env(variable, whole_number)?;
+    }
+    Ok(())
 }
 
 fn sdk_disabled(value: Option<&str>) -> Result<bool, EnvVarError> {
@@ -651,6 +798,39 @@ impl From<EnvVarError> for SetupError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn traces_exporter_names_are_read_or_refused() {
+        let exporters = |v| super::traces_exporters(v).map(|e| (e.otlp, e.console));
+        assert_eq!(exporters(None).unwrap(), (true, false), "OTLP by default");
+        assert_eq!(exporters(Some(" ")).unwrap(), (true, false));
+        assert_eq!(exporters(Some("console")).unwrap(), (false, true));
+        assert_eq!(exporters(Some("otlp,console")).unwrap(), (true, true));
+        assert_eq!(exporters(Some("none")).unwrap(), (false, false));
+        for refused in ["zipkin", "otlp,jaeger", "OTLP"] {
+            let error = exporters(Some(refused)).unwrap_err().to_string();
+            assert!(error.starts_with("OTEL_TRACES_EXPORTER="), "{error}");
+            assert_eq!(
+                error.matches("OTEL_TRACES_EXPORTER").count(),
+                1,
+                "named once: {error}"
+            );
+            assert!(error.contains("otlp, console or none"), "{error}");
+        }
+    }
+
+    #[test]
+    fn timeouts_sizes_and_headers_follow_the_specification() {
+        assert!(super::whole_number("10000").is_ok());
+        for bad in ["abc", "-1", "1.5", "10s"] {
+            assert!(super::whole_number(bad).is_err(), "{bad}");
+        }
+        assert!(super::headers_list("api-key=secret,tenant=acme%20corp").is_ok());
+        assert!(super::headers_list("").is_ok());
+        for bad in ["bad", "=value", "a b=c", "key=line%0Abreak"] {
+            assert!(super::headers_list(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]
