@@ -147,6 +147,10 @@ impl OtelSetup {
     /// provider, with [`TracingRecorder`](crate::TracingRecorder) as the
     /// recorder, so that each request is one span and `#[instrument]`
     /// spans and calls made in them nest under it.
+    ///
+    /// The lines are text, coloured only when standard output is a
+    /// terminal and `NO_COLOR` is unset, or JSON lines (one object a line,
+    /// the span fields with the ids inside) with `RUST_LOG_FORMAT=json`.
     #[cfg(feature = "subscriber")]
     #[cfg_attr(docsrs, doc(cfg(feature = "subscriber")))]
     pub fn with_subscriber(mut self) -> Self {
@@ -360,12 +364,38 @@ fn rust_log() -> Result<tracing_subscriber::filter::Targets, SetupError> {
     })
 }
 
+/// The log lines' layer: text, coloured only on a terminal (and not under
+/// `NO_COLOR`), or JSON lines for log shippers, as `RUST_LOG_FORMAT` says.
+#[cfg(feature = "subscriber")]
+fn log_lines() -> Result<
+    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>,
+    SetupError,
+> {
+    use std::io::IsTerminal as _;
+
+    let value = EnvVarError::read("RUST_LOG_FORMAT")?;
+    match value.as_deref().map(str::trim) {
+        None | Some("" | "text") => {
+            let colour = std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            Ok(Box::new(tracing_subscriber::fmt::layer().with_ansi(colour)))
+        }
+        Some("json") => Ok(Box::new(tracing_subscriber::fmt::layer().json())),
+        Some(other) => Err(EnvVarError::new(
+            "RUST_LOG_FORMAT",
+            Some(other),
+            "expected text (the default) or json",
+        )
+        .into()),
+    }
+}
+
 #[cfg(feature = "subscriber")]
 fn install_fmt_only() -> Result<(), SetupError> {
     use tracing_subscriber::layer::SubscriberExt as _;
 
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer())
+        .with(log_lines()?)
         .with(rust_log()?);
     tracing::subscriber::set_global_default(subscriber).map_err(|_| SetupError::SubscriberSet)
 }
@@ -381,7 +411,7 @@ fn install_subscriber(
         use tracing_subscriber::layer::SubscriberExt as _;
 
         let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer())
+            .with(log_lines()?)
             .with(tracing_opentelemetry::layer().with_tracer(tracer.clone()))
             .with(rust_log()?);
         tracing::subscriber::set_global_default(subscriber)
