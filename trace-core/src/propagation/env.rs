@@ -85,6 +85,7 @@ pub struct EnvError {
 impl EnvError {
     /// The propagator name that is not known; `None` when the variable is
     /// not Unicode.
+    #[cfg(feature = "opentelemetry")]
     pub(crate) fn value(&self) -> Option<&str> {
         self.value.as_deref()
     }
