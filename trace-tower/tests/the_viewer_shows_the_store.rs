@@ -513,3 +513,44 @@ async fn events_show_and_attributes_find_their_traces() {
         "the form keeps what was typed"
     );
 }
+
+/// Mounted on a traced router after its layers, the viewer answers with
+/// and without the trailing slash, and its own page views are not traced
+/// into the store it shows.
+#[tokio::test]
+async fn mounted_after_the_layers_it_does_not_record_itself() {
+    let store = InMemoryRecorder::new(100);
+    let app = Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        .layer(TraceContextLayer::new().recorder(store.clone()));
+    let base = serve(Viewer::new(store.clone()).mount(app, "/viewer")).await;
+    assert_eq!(page(&format!("{base}/hello")).await, "hello");
+    let id = store.finished()[0].trace_id;
+    for path in [
+        "/viewer".to_owned(),
+        "/viewer/".to_owned(),
+        format!("/viewer/traces/{id}"),
+        "/viewer/dependencies".to_owned(),
+        "/viewer/api/traces".to_owned(),
+        "/viewer/nothing-here".to_owned(),
+    ] {
+        let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+        let expected = if path.ends_with("nothing-here") {
+            404
+        } else {
+            200
+        };
+        assert_eq!(response.status(), expected, "{path}");
+    }
+    let list = page(&format!("{base}/viewer/")).await;
+    assert!(
+        list.contains(&format!("data-trace-id=\"{id}\"")),
+        "the list, under the slash too"
+    );
+    let names: Vec<_> = store.finished().iter().map(|s| s.name.clone()).collect();
+    assert_eq!(
+        names,
+        ["GET /hello"],
+        "the viewer's own requests are not in the store"
+    );
+}

@@ -121,7 +121,46 @@ impl Viewer {
             .route("/api/traces", get(api_traces))
             .route("/api/traces/{trace_id}", get(api_trace))
             .route("/api/dependencies", get(api_dependencies))
+            // Its own 404s, under its own path, so that a mounted viewer's
+            // do not fall through to the app's (traced) fallback.
+            .fallback(|| async { (StatusCode::NOT_FOUND, "no such page in the trace viewer\n") })
             .with_state(self)
+    }
+
+    /// Mounts the viewer on `app` at `path` (`/viewer`): its pages answer
+    /// at `/viewer` and `/viewer/` alike, and link inside it. Call it
+    /// after `app`'s layers: routes added after a `.layer(..)` are not
+    /// wrapped by it, so the viewer's own page views are not traced into
+    /// the store it shows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use trace_core::InMemoryRecorder;
+    /// use trace_tower::{TraceContextLayer, viewer::Viewer};
+    ///
+    /// let store = InMemoryRecorder::new(1_000);
+    /// let app = Router::new()
+    ///     .route("/", get(|| async { "hello" }))
+    ///     .layer(TraceContextLayer::new().recorder(store.clone()));
+    /// let app = Viewer::new(store).mount(app, "/viewer");
+    /// # let _: Router = app;
+    /// ```
+    pub fn mount(self, app: Router, path: &str) -> Router {
+        let path = format!("/{}", path.trim_matches('/'));
+        if path == "/" {
+            return app.merge(self.router());
+        }
+        let slashed = format!("{path}/");
+        let home = path.clone();
+        app.nest(&path, self.at(&home).router()).route(
+            &slashed,
+            get(move || {
+                let home = home.clone();
+                async move { axum::response::Redirect::permanent(&home) }
+            }),
+        )
     }
 
     /// Every trace, newest first.
