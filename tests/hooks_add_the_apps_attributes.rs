@@ -6,6 +6,7 @@
 use std::pin::Pin;
 
 use axum::{Router, routing::get};
+use end_to_end::serve::{serve, wait_for};
 use reqwest_middleware::ClientBuilder;
 use tokio::net::TcpListener;
 use tokio_stream::Stream;
@@ -83,8 +84,6 @@ async fn hooks_and_url_templates() {
     let store = InMemoryRecorder::new(64);
 
     // An HTTP server with both hooks.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http = listener.local_addr().unwrap();
     let app = Router::new()
         .route(
             "/users/{id}",
@@ -96,7 +95,7 @@ async fn hooks_and_url_templates() {
                 .on_response(served_by)
                 .recorder(store.service("users")),
         );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = serve(app).await;
 
     // A gRPC server with both hooks.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -159,14 +158,11 @@ async fn hooks_and_url_templates() {
         .insert("x-tenant", "acme".parse().unwrap());
     echo.unary(request).await.unwrap();
 
-    let mut spans = Vec::new();
-    for _ in 0..500 {
-        spans = store.finished();
-        if spans.len() >= 8 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let spans = wait_for(|| {
+        let spans = store.finished();
+        (spans.len() >= 8).then_some(spans)
+    })
+    .await;
     let acme = Value::from("acme");
     let templated: Vec<_> = spans
         .iter()

@@ -8,14 +8,14 @@
 //!
 //! Its own binary: the provider is OpenTelemetry's global one.
 
-use axum::{Router, extract::State, http::HeaderMap, routing::get};
+use axum::{Router, extract::State, routing::get};
+use end_to_end::serve::{downstream, serve, wait_for};
 use opentelemetry::{
     Context, KeyValue, global,
     trace::{FutureExt as _, Span as _, SpanKind, TraceContextExt as _, Tracer as _},
 };
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-use tokio::net::TcpListener;
 use trace_core::{OtelSetup, TraceParent};
 use trace_reqwest::TraceMiddleware;
 use trace_tower::TraceContextLayer;
@@ -59,15 +59,7 @@ async fn the_opentelemetry_api_nests_under_the_request() {
         .install()
         .unwrap();
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let b = format!("http://{}/b", listener.local_addr().unwrap());
-    let downstream = Router::new().route(
-        "/b",
-        get(
-            |headers: HeaderMap| async move { headers["traceparent"].to_str().unwrap().to_owned() },
-        ),
-    );
-    tokio::spawn(async move { axum::serve(listener, downstream).await.unwrap() });
+    let b = format!("http://{}/b", downstream(false).await);
 
     let client = ClientBuilder::new(reqwest::Client::new())
         .with(TraceMiddleware::from(telemetry.client_tracing()))
@@ -76,9 +68,7 @@ async fn the_opentelemetry_api_nests_under_the_request() {
         .route("/orders", get(handler))
         .with_state((client, b))
         .layer(TraceContextLayer::from(telemetry.server_tracing()));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let a = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let a = serve(app).await;
     let received: TraceParent = reqwest::Client::new()
         .get(format!("http://{a}/orders"))
         .header(
@@ -94,14 +84,11 @@ async fn the_opentelemetry_api_nests_under_the_request() {
         .parse()
         .unwrap();
 
-    let mut spans = Vec::new();
-    for _ in 0..500 {
-        spans = exporter.get_finished_spans().unwrap();
-        if spans.len() >= 6 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let spans = wait_for(|| {
+        let spans = exporter.get_finished_spans().unwrap();
+        (spans.len() >= 6).then_some(spans)
+    })
+    .await;
     let server = named(&spans, "GET /orders");
     let server_id = server.span_context.span_id();
     for name in ["db.query", "cache.lookup", "render"] {

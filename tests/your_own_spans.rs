@@ -4,13 +4,13 @@
 //! call made inside one being its child; and a task spawned with the
 //! context. The same handler runs under each recorder.
 
-use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{io, net::SocketAddr, sync::Arc};
 
-use axum::{Router, extract::State, http::HeaderMap, routing::get};
+use axum::{Router, extract::State, routing::get};
+use end_to_end::serve::{downstream, serve, wait_for};
 use opentelemetry::trace::{SpanKind as OtelKind, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-use tokio::net::TcpListener;
 use trace_core::{
     Attribute, FinishedSpan, FutureExt as _, InMemoryRecorder, NoopRecorder, OtelIdGenerator,
     OtelRecorder, Recorder, SpanId, SpanKind, SpanRef, TraceContext, TraceParent, Value,
@@ -109,24 +109,10 @@ async fn handler(State((client, b)): State<(ClientWithMiddleware, SocketAddr)>) 
     )
 }
 
-/// B: answers with the `traceparent` it received.
-async fn start_b() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let b = listener.local_addr().unwrap();
-    let app = Router::new().route(
-        "/b",
-        get(
-            |headers: HeaderMap| async move { headers["traceparent"].to_str().unwrap().to_owned() },
-        ),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    b
-}
-
 /// Runs the handler behind a layer and a client with these recorders
 /// (`None`: propagation only), and returns what it saw.
 async fn run(recorder: Option<Arc<dyn Recorder>>) -> Seen {
-    let b = start_b().await;
+    let b = downstream(false).await;
     let recorder = recorder.unwrap_or_else(|| Arc::new(NoopRecorder));
     let layer = TraceContextLayer::new().recorder(recorder.clone());
     let middleware = TraceMiddleware::new().recorder(recorder);
@@ -137,9 +123,7 @@ async fn run(recorder: Option<Arc<dyn Recorder>>) -> Seen {
         .route("/orders/{id}", get(handler))
         .with_state((client, b))
         .layer(layer);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let a = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let a = serve(app).await;
     let text = reqwest::Client::new()
         .get(format!("http://{a}/orders/7"))
         .header("traceparent", INCOMING)
@@ -259,16 +243,6 @@ async fn in_memory_records_the_apps_spans_events_and_error() {
         Some(&Value::from("order.html"))
     );
     assert_eq!(render.parent_span_id, Some(seen.server));
-}
-
-async fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..500 {
-        if let Some(found) = f() {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("never came")
 }
 
 fn otel_by_name<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {

@@ -9,11 +9,11 @@
 
 use std::net::SocketAddr;
 
-use axum::{Router, extract::State, http::HeaderMap, routing::get};
+use axum::{Router, extract::State, routing::get};
+use end_to_end::serve::{downstream, serve, wait_for};
 use opentelemetry::trace::{SpanKind, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-use tokio::net::TcpListener;
 use trace_core::{OtelIdGenerator, SpanRef, TracingRecorder};
 use trace_reqwest::TraceMiddleware;
 use trace_tower::TraceContextLayer;
@@ -69,19 +69,7 @@ async fn our_spans_nest_with_instrument_spans() {
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("orders")));
     let _default = tracing::subscriber::set_default(subscriber);
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let b = listener.local_addr().unwrap();
-    let downstream = Router::new().route(
-        "/b",
-        get(|headers: HeaderMap| async move {
-            format!(
-                "{}|{}",
-                headers["traceparent"].to_str().unwrap(),
-                headers["x-request-id"].to_str().unwrap()
-            )
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, downstream).await.unwrap() });
+    let b = downstream(true).await;
 
     let client = ClientBuilder::new(reqwest::Client::new())
         .with(TraceMiddleware::new().recorder(TracingRecorder))
@@ -90,9 +78,7 @@ async fn our_spans_nest_with_instrument_spans() {
         .route("/orders", get(handler))
         .with_state((client, b))
         .layer(TraceContextLayer::new().recorder(TracingRecorder));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let a = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }.in_current_span());
+    let a = serve(app).await;
     let text = reqwest::Client::new()
         .get(format!("http://{a}/orders"))
         .header(
@@ -115,14 +101,11 @@ async fn our_spans_nest_with_instrument_spans() {
         })
         .collect();
 
-    let mut spans = Vec::new();
-    for _ in 0..500 {
-        spans = exporter.get_finished_spans().unwrap();
-        if spans.len() >= 5 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let spans = wait_for(|| {
+        let spans = exporter.get_finished_spans().unwrap();
+        (spans.len() >= 5).then_some(spans)
+    })
+    .await;
     let [server] = named(&spans, "GET /orders")[..] else {
         panic!("one server span: {spans:#?}")
     };

@@ -2,3 +2,4 @@
 //! real sockets on 127.0.0.1.
 
 pub mod chain;
+pub mod serve;
