@@ -139,8 +139,10 @@ impl SpanBuilder {
         self.recorder.is_some()
     }
 
-    /// Starts the span now: its context and its recording.
-    fn begin(self) -> (TraceContext, Span) {
+    /// Starts the span now: its context, its recording and (feature
+    /// `tracing`) its `tracing` span, so that log lines inside it carry its
+    /// span id.
+    fn begin(self) -> Begun {
         let Self {
             name,
             kind,
@@ -149,10 +151,10 @@ impl SpanBuilder {
             attributes,
             mut links,
         } = self;
-        let Some(parent) = parent else {
-            return (TraceContext::new_root(true), Span::none());
+        let (mut cx, recorder) = match parent {
+            Some(parent) => (parent.child(), recorder),
+            None => (TraceContext::new_root(true), None),
         };
-        let mut cx = parent.child();
         let span = match &recorder {
             Some(recorder) => {
                 // A child of a recording span records: its parent's
@@ -178,7 +180,14 @@ impl SpanBuilder {
             }
             None => Span::none(),
         };
-        (cx, span)
+        #[cfg(feature = "tracing")]
+        let tracing = span.tracing_span(&cx, &name, kind);
+        Begun {
+            cx,
+            span,
+            #[cfg(feature = "tracing")]
+            tracing,
+        }
     }
 
     /// Starts the span and makes it current until the guard it returns is
@@ -186,9 +195,10 @@ impl SpanBuilder {
     /// synchronous work. The guard cannot cross an `.await` (it is not
     /// `Send`); a future uses [`instrument`](Self::instrument).
     pub fn start(self) -> LocalSpan {
-        let (cx, span) = self.begin();
+        let begun = self.begin();
+        let (cx, span) = (begun.cx, begun.span);
         #[cfg(feature = "tracing")]
-        let entered = span.recorded_tracing_span().map(tracing::Span::entered);
+        let entered = Some(begun.tracing.entered());
         LocalSpan {
             reference: span.as_ref(),
             span,
@@ -201,10 +211,11 @@ impl SpanBuilder {
     /// Runs `f` in the span, current while it runs, and ends the span when
     /// `f` returns (with an error status if `f` panics).
     pub fn in_scope<R>(self, f: impl FnOnce(&SpanRef) -> R) -> R {
-        let (cx, span) = self.begin();
+        let begun = self.begin();
+        let (cx, span) = (begun.cx, begun.span);
         let reference = span.as_ref();
         #[cfg(feature = "tracing")]
-        let _entered = span.recorded_tracing_span().map(tracing::Span::entered);
+        let _entered = begun.tracing.entered();
         let (result, _) = cx.scope(|| f(&reference));
         span.end(Status::Unset, Vec::new());
         result
@@ -214,16 +225,22 @@ impl SpanBuilder {
     /// the span when the future completes (cancelled if it is dropped
     /// before).
     pub fn instrument<F: Future>(self, future: F) -> InSpan<F> {
-        let (cx, span) = self.begin();
+        let begun = self.begin();
+        let (cx, span) = (begun.cx, begun.span);
         #[cfg(feature = "tracing")]
-        let inner = match span.recorded_tracing_span() {
-            Some(tracing_span) => future.with_trace_context(cx).in_tracing_span(tracing_span),
-            None => future.with_trace_context(cx),
-        };
+        let inner = future.with_trace_context(cx).in_tracing_span(begun.tracing);
         #[cfg(not(feature = "tracing"))]
         let inner = future.with_trace_context(cx);
         InSpan { inner, span }
     }
+}
+
+/// A span of the app's own, started.
+struct Begun {
+    cx: TraceContext,
+    span: Span,
+    #[cfg(feature = "tracing")]
+    tracing: tracing::Span,
 }
 
 impl fmt::Debug for SpanBuilder {
