@@ -11,7 +11,9 @@
 use axum::{Router, extract::State, routing::get};
 use end_to_end::serve::{downstream, serve, wait_for};
 use opentelemetry::{
-    Context, KeyValue, global,
+    Context, KeyValue,
+    baggage::BaggageExt as _,
+    global,
     trace::{FutureExt as _, Span as _, SpanKind, TraceContextExt as _, Tracer as _},
 };
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
@@ -21,6 +23,16 @@ use trace_reqwest::TraceMiddleware;
 use trace_tower::TraceContextLayer;
 
 async fn handler(State((client, b)): State<(ClientWithMiddleware, String)>) -> String {
+    // The request's baggage, where the OpenTelemetry API reads it.
+    let tenant = Context::current()
+        .baggage()
+        .get("tenant")
+        .map(|v| v.as_str().to_owned());
+    assert_eq!(
+        tenant.as_deref(),
+        Some("acme"),
+        "Context::current().baggage()"
+    );
     let tracer = global::tracer("orders");
     tracer.in_span("db.query", |cx| {
         cx.span()
@@ -75,6 +87,7 @@ async fn the_opentelemetry_api_nests_under_the_request() {
             "traceparent",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         )
+        .header("baggage", "tenant=acme")
         .send()
         .await
         .unwrap()

@@ -43,7 +43,7 @@ impl From<&TraceContext> for SpanContext {
     }
 }
 
-fn to_otel_baggage(baggage: &Baggage) -> OtelBaggage {
+pub(crate) fn to_otel_baggage(baggage: &Baggage) -> OtelBaggage {
     let mut out = OtelBaggage::new();
     for member in baggage {
         let properties = member.properties().map(|p| match p.value() {

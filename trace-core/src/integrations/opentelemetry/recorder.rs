@@ -326,10 +326,16 @@ where
             cx,
         );
         // Held in a `Context`, the form the OpenTelemetry API makes current
-        // (`Context::current()`) while the span's work runs.
-        Some(Box::new(OtelSpan {
-            cx: Context::new().with_span(span),
-        }))
+        // (`Context::current()`) while the span's work runs; with the
+        // request's baggage, which the API reads there (`cx.baggage()`).
+        let mut otel = Context::new().with_span(span);
+        if !cx.baggage().is_empty() {
+            otel = opentelemetry::baggage::BaggageExt::with_baggage(
+                &otel,
+                super::propagator::to_otel_baggage(cx.baggage()),
+            );
+        }
+        Some(Box::new(OtelSpan { cx: otel }))
     }
 }
 
