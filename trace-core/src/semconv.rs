@@ -505,13 +505,19 @@ pub fn push_connection<B>(
     peer: Option<SocketAddr>,
     attributes: &mut Vec<Attribute<'static>>,
 ) {
+    // Both headers found in one pass: a request has few headers, and
+    // comparing a standard name is cheaper than hashing it for a lookup.
+    let (mut host, mut agent) = (None, None);
+    for (name, value) in request.headers() {
+        if *name == header::HOST {
+            host.get_or_insert(value);
+        } else if *name == header::USER_AGENT {
+            agent.get_or_insert(value);
+        }
+    }
     if let Some(authority) = request.uri().authority() {
         push_server_address(authority, None, attributes);
-    } else if let Some((host, port)) = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|host| host_header(host.as_bytes()))
-    {
+    } else if let Some((host, port)) = host.and_then(|host| host_header(host.as_bytes())) {
         attributes.push(Attribute::new(SERVER_ADDRESS, host.to_owned()));
         if let Some(port) = port {
             attributes.push(Attribute::new(SERVER_PORT, i64::from(port)));
@@ -520,11 +526,7 @@ pub fn push_connection<B>(
     if let Some(version) = protocol_version(request.version()) {
         attributes.push(Attribute::new(NETWORK_PROTOCOL_VERSION, version));
     }
-    if let Some(agent) = request
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(agent) = agent.and_then(|v| v.to_str().ok()) {
         attributes.push(Attribute::new(USER_AGENT_ORIGINAL, agent.to_owned()));
     }
     if let Some(peer) = peer {
