@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-/// The error returned when a `traceparent`, `tracestate`, `baggage`, id or
-/// correlation ID does not follow its grammar.
+/// The error returned when a `traceparent`, `tracestate`, `baggage`, id,
+/// correlation ID, `b3` or `uber-trace-id` does not follow its grammar.
 ///
 /// It is `Copy` and allocation-free, and its message names the rule that
 /// failed, never the offending input: header values come from strangers and
@@ -93,6 +93,38 @@ pub enum ParseErrorKind {
     CorrelationIdByte,
     /// The correlation ID header is present more than once.
     CorrelationIdRepeated,
+    /// A `b3` value is not `{TraceId}-{SpanId}[-{SamplingState}[-{ParentSpanId}]]`
+    /// or a sampling state alone.
+    B3Layout,
+    /// A B3 trace id is not 16 or 32 lowercase hex digits.
+    B3TraceId,
+    /// A B3 span id is not 16 lowercase hex digits.
+    B3SpanId,
+    /// A B3 parent span id is not 16 lowercase hex digits.
+    B3ParentSpanId,
+    /// A B3 trace id or span id is all zeros.
+    B3IdZero,
+    /// A B3 sampling state is not `0`, `1` or `d` (`X-B3-Sampled`: `0`,
+    /// `1`, `true` or `false`).
+    B3Sampling,
+    /// `X-B3-TraceId` and `X-B3-SpanId` do not come together, or a
+    /// `X-B3-ParentSpanId` comes without them.
+    B3Incomplete,
+    /// An `uber-trace-id` is not four fields separated by `:`, or is longer
+    /// than the longest one.
+    UberTraceIdLayout,
+    /// An `uber-trace-id` trace id is not 1 to 32 hex digits.
+    UberTraceIdTraceId,
+    /// An `uber-trace-id` span id is not 1 to 16 hex digits.
+    UberTraceIdSpanId,
+    /// An `uber-trace-id` parent span id is not 1 to 16 hex digits.
+    UberTraceIdParentId,
+    /// `uber-trace-id` flags are not 1 or 2 hex digits.
+    UberTraceIdFlags,
+    /// An `uber-trace-id` trace id or span id is zero.
+    UberTraceIdZero,
+    /// An `uber-trace-id` holds a `%` that is not followed by two hex digits.
+    UberTraceIdEncoding,
 }
 
 impl ParseError {
@@ -145,6 +177,30 @@ impl ParseError {
             }
             ParseErrorKind::CorrelationIdRepeated => {
                 "correlation ID header is present more than once"
+            }
+            ParseErrorKind::B3Layout => {
+                "b3 is not {TraceId}-{SpanId}[-{SamplingState}[-{ParentSpanId}]] or a sampling state alone"
+            }
+            ParseErrorKind::B3TraceId => "B3 trace id is not 16 or 32 lowercase hex digits",
+            ParseErrorKind::B3SpanId => "B3 span id is not 16 lowercase hex digits",
+            ParseErrorKind::B3ParentSpanId => "B3 parent span id is not 16 lowercase hex digits",
+            ParseErrorKind::B3IdZero => "B3 trace id or span id is all zeros",
+            ParseErrorKind::B3Sampling => "B3 sampling state is not 0, 1 or d",
+            ParseErrorKind::B3Incomplete => {
+                "X-B3-TraceId and X-B3-SpanId do not come together"
+            }
+            ParseErrorKind::UberTraceIdLayout => {
+                "uber-trace-id is not {trace-id}:{span-id}:{parent-span-id}:{flags}"
+            }
+            ParseErrorKind::UberTraceIdTraceId => "uber-trace-id trace-id is not 1 to 32 hex digits",
+            ParseErrorKind::UberTraceIdSpanId => "uber-trace-id span-id is not 1 to 16 hex digits",
+            ParseErrorKind::UberTraceIdParentId => {
+                "uber-trace-id parent-span-id is not 1 to 16 hex digits"
+            }
+            ParseErrorKind::UberTraceIdFlags => "uber-trace-id flags are not 1 or 2 hex digits",
+            ParseErrorKind::UberTraceIdZero => "uber-trace-id trace-id or span-id is zero",
+            ParseErrorKind::UberTraceIdEncoding => {
+                "uber-trace-id holds a '%' not followed by two hex digits"
             }
         }
     }

@@ -62,6 +62,9 @@ pub struct TraceContext {
     /// The recording of the span this context stands for, when it records:
     /// what [`SpanRef::current`] reaches, and where child spans record.
     pub(crate) span: Option<Arc<Active>>,
+    /// A debug trace (B3's `d`, Jaeger's flag `0x02`), passed on as such in
+    /// the formats that carry it.
+    pub(crate) debug: bool,
 }
 
 /// A restarted trace's link, shared (rare: out of the request path's line).
@@ -108,6 +111,7 @@ impl TraceContext {
             correlation_id: None,
             link: None,
             span: None,
+            debug: false,
         }
     }
 
@@ -142,6 +146,7 @@ impl TraceContext {
             correlation_id: None,
             link: None,
             span: None,
+            debug: false,
         }
     }
 
@@ -163,6 +168,7 @@ impl TraceContext {
             state: self.state.clone(),
             baggage: self.baggage.clone(),
             correlation_id: self.correlation_id.clone(),
+            debug: self.debug,
         }
     }
 
@@ -193,6 +199,7 @@ impl TraceContext {
             correlation_id: Some(correlation_id),
             link: link.map(shared_link),
             span: None,
+            debug: false,
         }
     }
 
@@ -316,6 +323,20 @@ impl TraceContext {
         self
     }
 
+    /// Whether this is a debug trace (B3's `d` or `X-B3-Flags: 1`, Jaeger's
+    /// flag `0x02`), which the B3 and Jaeger formats pass on as such.
+    #[must_use]
+    pub fn is_debug(&self) -> bool {
+        self.debug
+    }
+
+    /// This context as a debug trace, or not.
+    #[must_use]
+    pub fn with_debug(mut self, debug: bool) -> Self {
+        self.debug = debug;
+        self
+    }
+
     /// This context with a correlation ID.
     #[must_use]
     pub fn with_correlation_id(mut self, id: CorrelationId) -> Self {
@@ -371,6 +392,7 @@ impl fmt::Debug for TraceContext {
             .field("baggage", &self.baggage)
             .field("correlation_id", &self.correlation_id)
             .field("link", &self.link)
+            .field("debug", &self.debug)
             .field("recording", &self.span.is_some())
             .finish()
     }

@@ -2,10 +2,12 @@
 //! ids in one place, so that adapters only translate types.
 
 use crate::{
-    codec::{Baggage, CorrelationId, TraceFlags, TraceId, TraceState},
+    codec::{
+        B3Sampling, Baggage, CorrelationId, SpanId, TraceFlags, TraceId, TraceParent, TraceState,
+    },
     context::TraceContext,
     policy::{ParentTrust, Trust},
-    propagation::Incoming,
+    propagation::{CallerSampling, Incoming},
     record::{Attribute, SpanKind},
     sampling::{Decision, Sampler, SamplingInput, SamplingResult, with_own_randomness},
 };
@@ -72,9 +74,17 @@ impl Incoming {
             trace_state,
             baggage,
             correlation_id,
+            sampling,
             ..
         } = self;
-        let parent_trust = trust.parent();
+        let mut parent_trust = trust.parent();
+        // What the caller said of sampling counts only where its decisions
+        // are trusted.
+        let believed = parent_trust == ParentTrust::Continue;
+        if believed && sampling == CallerSampling::Deferred && parent.is_some() {
+            // B3's defer: "I don't know yet", decided here as at a root.
+            parent_trust = ParentTrust::Resample;
+        }
         let baggage = if trust.keeps_baggage() {
             baggage
         } else {
@@ -99,8 +109,20 @@ impl Incoming {
         }
         let is_child = parent.is_some();
         let mut context = TraceContext::incoming(parent, link, state, baggage, correlation_id);
+        // A decision sent without ids: the sampler sees it as a remote
+        // parent's, though the trace is new (there is no span to parent).
+        let alone = match sampling {
+            CallerSampling::Alone(decision) if believed && !is_child => Some(TraceContext::remote(
+                TraceParent::new(
+                    context.trace_id(),
+                    SpanId::random(),
+                    context.flags().with_sampled(decision.is_sampled()),
+                ),
+            )),
+            _ => None,
+        };
         // The sampler sees the caller's span, before it becomes the parent.
-        let caller = is_child.then_some(&context);
+        let caller = if is_child { Some(&context) } else { alone.as_ref() };
         let result = sample(
             caller,
             context.trace_id(),
@@ -114,6 +136,13 @@ impl Incoming {
             context.become_child();
         }
         let decision = decide(&mut context, result);
+        // Debug is passed on while this service samples the trace.
+        context.debug = believed
+            && decision.is_sampled()
+            && matches!(
+                sampling,
+                CallerSampling::Debug | CallerSampling::Alone(B3Sampling::Debug)
+            );
         Started { context, decision }
     }
 }

@@ -2,33 +2,39 @@
 
 use std::fmt;
 
-use super::Propagator;
-use crate::policy::Propagate;
+use super::{Format, Propagator};
 
 impl Propagator {
     /// The propagator `OTEL_PROPAGATORS` asks for.
     ///
-    /// Recognised values, comma-separated: `tracecontext`, `baggage`,
-    /// `none`. Unset or empty means the default (`tracecontext,baggage`).
-    /// The correlation ID is this crate's own and is always propagated.
+    /// Recognised values, comma-separated, in the order extraction tries
+    /// them: `tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger` and
+    /// `none`, as the OpenTelemetry SDK environment specification names
+    /// them (<https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration>);
+    /// a name given twice counts once. Unset or empty means the default
+    /// (`tracecontext,baggage`). The correlation ID is this crate's own and
+    /// is always propagated.
     ///
     /// # Errors
     ///
     /// When the variable names a propagator this crate does not implement
-    /// (such as `b3`), or is not Unicode: silently propagating nothing is
+    /// (such as `xray`), or is not Unicode: silently propagating nothing is
     /// the failure this error prevents.
     ///
     /// # Examples
     ///
     /// ```
-    /// use trace_core::{Propagate, Propagator};
+    /// use trace_core::{Propagate, Propagator, propagation::Format};
     ///
     /// let p = Propagator::from_env_value(Some("tracecontext"))?;
     /// assert!(p.propagates().contains(Propagate::TRACEPARENT));
     /// assert!(!p.propagates().contains(Propagate::BAGGAGE));
     ///
-    /// let err = Propagator::from_env_value(Some("tracecontext,b3")).unwrap_err();
-    /// assert_eq!(err.to_string(), "OTEL_PROPAGATORS names \"b3\", which trace-core does not implement (it knows tracecontext, baggage, none)");
+    /// let p = Propagator::from_env_value(Some("b3multi,tracecontext,b3multi"))?;
+    /// assert_eq!(p.formats(), [Format::B3Multi, Format::TraceContext]);
+    ///
+    /// let err = Propagator::from_env_value(Some("tracecontext,xray")).unwrap_err();
+    /// assert_eq!(err.to_string(), "OTEL_PROPAGATORS names \"xray\", which trace-core does not implement (it knows tracecontext, baggage, b3, b3multi, jaeger, none)");
     /// # Ok::<(), trace_core::propagation::EnvError>(())
     /// ```
     pub fn from_env() -> Result<Self, EnvError> {
@@ -49,21 +55,21 @@ impl Propagator {
         let Some(names) = names else {
             return Ok(Self::default());
         };
-        let mut fields = Propagate::CORRELATION_ID;
+        let mut formats = Vec::new();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            fields = fields
-                | match name.to_ascii_lowercase().as_str() {
-                    "tracecontext" => Propagate::TRACEPARENT | Propagate::TRACESTATE,
-                    "baggage" => Propagate::BAGGAGE,
-                    "none" => Propagate::NONE,
-                    _ => {
-                        return Err(EnvError {
-                            value: Some(name.to_owned()),
-                        });
-                    }
-                };
+            if name.eq_ignore_ascii_case("none") {
+                continue;
+            }
+            match Format::from_env_name(name) {
+                Some(format) => formats.push(format),
+                None => {
+                    return Err(EnvError {
+                        value: Some(name.to_owned()),
+                    });
+                }
+            }
         }
-        Ok(Self::default().propagating(fields))
+        Ok(Self::default().with_formats(formats))
     }
 }
 
@@ -74,7 +80,7 @@ impl Propagator {
 /// ```
 /// use trace_core::Propagator;
 ///
-/// assert!(Propagator::from_env_value(Some("jaeger")).is_err());
+/// assert!(Propagator::from_env_value(Some("ottrace")).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvError {
@@ -97,7 +103,7 @@ impl fmt::Display for EnvError {
             // Configuration, not request input: naming it is the point.
             Some(value) => write!(
                 f,
-                "OTEL_PROPAGATORS names {value:?}, which trace-core does not implement (it knows tracecontext, baggage, none)"
+                "OTEL_PROPAGATORS names {value:?}, which trace-core does not implement (it knows tracecontext, baggage, b3, b3multi, jaeger, none)"
             ),
             None => f.write_str("OTEL_PROPAGATORS is not valid Unicode"),
         }

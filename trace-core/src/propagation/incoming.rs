@@ -1,8 +1,9 @@
 //! [`Incoming`]: what a request brought, and what was dropped from it.
 
 use crate::{
-    codec::{Baggage, CorrelationId, ParseErrorKind, TraceParent, TraceState},
+    codec::{B3Sampling, Baggage, CorrelationId, ParseErrorKind, TraceParent, TraceState},
     context::TraceContext,
+    propagation::Format,
 };
 
 /// Why an incoming header was not used.
@@ -27,8 +28,12 @@ pub enum DropReason {
     /// The header came more than once where only one is allowed.
     Repeated,
     /// A `tracestate` without a valid `traceparent`, which the
-    /// specification says not to parse.
+    /// specification says not to parse (the context came in another
+    /// format, or not at all).
     NoValidParent,
+    /// Another format, earlier in the propagator's order, gave the context:
+    /// this one was not read.
+    Superseded,
 }
 
 /// What was dropped from a request's headers, per header, for adapters to
@@ -52,6 +57,10 @@ pub struct Dropped {
     pub baggage: Option<DropReason>,
     /// Why the correlation ID was not used (a new one is made).
     pub correlation_id: Option<DropReason>,
+    /// Why B3 (`b3`, then the `X-B3-*` headers) was not used.
+    pub b3: Option<DropReason>,
+    /// Why Jaeger's `uber-trace-id` was not used.
+    pub jaeger: Option<DropReason>,
 }
 
 impl Dropped {
@@ -94,8 +103,49 @@ pub struct Incoming {
     /// [`Propagator::correlation_header_in`](crate::Propagator::correlation_header_in)),
     /// so that the response answers under the same name.
     pub correlation_header: Option<u8>,
+    /// The format the parent came in; `None` without one.
+    pub format: Option<Format>,
+    /// What the caller said of sampling beyond the parent's sampled flag
+    /// (B3 and Jaeger).
+    pub sampling: CallerSampling,
     /// What was dropped, and why.
     pub dropped: Dropped,
+}
+
+/// What a caller said of sampling beyond a parent's sampled flag: B3's
+/// deferred and debug states, Jaeger's debug flag, and a B3 decision sent
+/// without ids.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use trace_core::{Propagator, codec::B3Sampling, propagation::{CallerSampling, Format}};
+///
+/// let propagator = Propagator::default().with_formats([Format::TraceContext, Format::B3]);
+/// let mut headers = HeaderMap::new();
+/// headers.insert("b3", HeaderValue::from_static("0"));
+/// let incoming = propagator.extract(&headers);
+/// assert!(incoming.parent.is_none());
+/// assert_eq!(incoming.sampling, CallerSampling::Alone(B3Sampling::Deny));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CallerSampling {
+    /// The parent's sampled flag is the caller's decision (or nothing
+    /// came).
+    #[default]
+    Flag,
+    /// The parent came without a decision (B3 ids without a sampling
+    /// state): this service's sampler decides, as at a root.
+    Deferred,
+    /// A debug trace (B3 `d` or `X-B3-Flags: 1`, Jaeger's flag `0x02`):
+    /// sampled, and passed on as debug while this service samples it.
+    Debug,
+    /// A B3 decision without ids (`b3: 0`, `b3: 1`, `b3: d`, or
+    /// `X-B3-Sampled` alone): a new trace, which the sampler sees as the
+    /// child of a remote parent with that decision.
+    Alone(B3Sampling),
 }
 
 impl Incoming {
@@ -106,7 +156,8 @@ impl Incoming {
         let parent = self.parent?;
         let mut cx = TraceContext::remote(parent)
             .with_trace_state(self.trace_state)
-            .with_baggage(self.baggage);
+            .with_baggage(self.baggage)
+            .with_debug(self.sampling == CallerSampling::Debug);
         if let Some(id) = self.correlation_id {
             cx = cx.with_correlation_id(id);
         }

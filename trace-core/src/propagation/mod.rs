@@ -2,6 +2,7 @@
 
 mod carrier;
 mod env;
+mod formats;
 mod incoming;
 
 use std::{fmt, sync::Arc};
@@ -17,10 +18,12 @@ use crate::{
     policy::Propagate,
 };
 
+use self::formats::Formats;
 pub use self::{
     carrier::Carrier,
     env::EnvError,
-    incoming::{DropReason, Dropped, Incoming},
+    formats::Format,
+    incoming::{CallerSampling, DropReason, Dropped, Incoming},
 };
 
 /// Where a header was seen in a carrier: its first value, and whether it
@@ -60,7 +63,12 @@ struct Found<'a> {
 ///
 /// Built once and shared by every adapter; cloning is a reference-count
 /// increment. By default it reads and writes W3C Trace Context, W3C Baggage
-/// and `x-request-id` (reading `x-correlation-id` too).
+/// and `x-request-id` (reading `x-correlation-id` too). B3 and Jaeger are
+/// further [`Format`]s of the same propagator
+/// ([`with_formats`](Self::with_formats), or `OTEL_PROPAGATORS` through
+/// [`from_env`](Self::from_env)): the context comes from the first format
+/// in the list that yields a valid one, and every format is written with
+/// the same trace id, span id and sampled flag.
 ///
 /// It never depends on a global propagator being installed: adapters
 /// propagate through it directly, so propagation cannot silently do
@@ -84,6 +92,23 @@ struct Found<'a> {
 /// assert_eq!(outgoing["x-request-id"], "req-42");
 /// assert!(outgoing.get("tracestate").is_none(), "an empty tracestate is not sent");
 /// ```
+///
+/// B3 in, W3C and B3 out:
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use trace_core::{Propagate, Propagator, propagation::Format};
+///
+/// let propagator = Propagator::default().with_formats([Format::TraceContext, Format::Baggage, Format::B3]);
+/// let mut incoming = HeaderMap::new();
+/// incoming.insert("b3", HeaderValue::from_static("80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"));
+/// let cx = propagator.extract(&incoming).into_remote_context().unwrap().child();
+///
+/// let mut outgoing = HeaderMap::new();
+/// propagator.inject(&cx, Propagate::ALL, &mut outgoing);
+/// assert_eq!(outgoing["traceparent"], format!("00-80f198ee56343ba864fe8b2a57d3eff7-{}-01", cx.span_id()));
+/// assert_eq!(outgoing["b3"], format!("80f198ee56343ba864fe8b2a57d3eff7-{}-1", cx.span_id()));
+/// ```
 #[derive(Clone)]
 pub struct Propagator {
     inner: Arc<Config>,
@@ -91,7 +116,12 @@ pub struct Propagator {
 
 #[derive(Clone)]
 struct Config {
+    /// What the formats carry, within what [`Propagator::propagating`]
+    /// allows: the correlation ID always, unless taken away there.
     fields: Propagate,
+    /// What [`Propagator::propagating`] allows (all by default).
+    allowed: Propagate,
+    formats: Formats,
     correlation_read: Vec<HeaderName>,
     correlation_write: HeaderName,
     /// Every header this propagator reads, kept as text for APIs that
@@ -101,29 +131,46 @@ struct Config {
 
 impl Config {
     fn new(
-        fields: Propagate,
+        allowed: Propagate,
+        formats: Formats,
         correlation_read: Vec<HeaderName>,
         correlation_write: HeaderName,
     ) -> Self {
+        let fields = allowed & (formats.fields | Propagate::CORRELATION_ID);
         let mut names = Vec::new();
-        for (flag, name) in [
-            (Propagate::TRACEPARENT, TRACEPARENT),
-            (Propagate::TRACESTATE, TRACESTATE),
-            (Propagate::BAGGAGE, BAGGAGE),
+        for (on, name) in [
+            (formats.trace_context && fields.contains(Propagate::TRACEPARENT), TRACEPARENT),
+            (formats.trace_context && fields.contains(Propagate::TRACESTATE), TRACESTATE),
+            (formats.baggage && fields.contains(Propagate::BAGGAGE), BAGGAGE),
         ] {
-            if fields.contains(flag) {
+            if on {
                 names.push(name.as_str().to_owned());
             }
+        }
+        if fields.contains(Propagate::TRACEPARENT) {
+            names.extend(formats.header_names().iter().map(|n| n.as_str().to_owned()));
         }
         if fields.contains(Propagate::CORRELATION_ID) {
             names.extend(correlation_read.iter().map(|n| n.as_str().to_owned()));
         }
         Self {
             fields,
+            allowed,
+            formats,
             correlation_read,
             correlation_write,
             header_names: names.into(),
         }
+    }
+
+    /// This configuration with other formats or fields.
+    fn with(&self, allowed: Propagate, formats: Formats) -> Self {
+        Self::new(
+            allowed,
+            formats,
+            self.correlation_read.clone(),
+            self.correlation_write.clone(),
+        )
     }
 }
 
@@ -132,6 +179,7 @@ impl Default for Propagator {
         Self {
             inner: Arc::new(Config::new(
                 Propagate::ALL,
+                Formats::new([Format::TraceContext, Format::Baggage]),
                 vec![X_REQUEST_ID, X_CORRELATION_ID],
                 X_REQUEST_ID,
             )),
@@ -140,7 +188,8 @@ impl Default for Propagator {
 }
 
 impl Propagator {
-    /// This propagator, reading and writing only `fields`.
+    /// This propagator, reading and writing only `fields` (of what its
+    /// formats carry).
     ///
     /// # Examples
     ///
@@ -152,16 +201,44 @@ impl Propagator {
     /// ```
     #[must_use]
     pub fn propagating(self, fields: Propagate) -> Self {
-        let Config {
-            correlation_read,
-            correlation_write,
-            ..
-        } = &*self.inner;
-        Self::from_config(Config::new(
-            fields,
-            correlation_read.clone(),
-            correlation_write.clone(),
-        ))
+        Self::from_config(self.inner.with(fields, self.inner.formats.clone()))
+    }
+
+    /// This propagator, reading and writing these formats: extraction
+    /// takes the context from the first of them that yields a valid one
+    /// (and says in [`Dropped`] which it did not use); injection writes
+    /// them all, with the same trace id, span id and sampled flag. A
+    /// format named twice counts once, where it first appears.
+    ///
+    /// B3 and Jaeger each carry one sampled flag and a debug flag, and no
+    /// `tracestate`: a context taken from them has an empty one. A 64-bit
+    /// trace id is padded to 128 bits for W3C, and written back in 16 digits
+    /// in B3 and Jaeger. B3's `ParentSpanId` is never written, as
+    /// OpenTelemetry's rules say.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderValue};
+    /// use trace_core::{Propagator, propagation::{DropReason, Format}};
+    ///
+    /// let propagator = Propagator::default().with_formats([Format::Jaeger, Format::TraceContext]);
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("uber-trace-id", HeaderValue::from_static("abc:def:0:1"));
+    /// headers.insert("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    /// let incoming = propagator.extract(&headers);
+    /// assert_eq!(incoming.format, Some(Format::Jaeger), "the first in the list");
+    /// assert_eq!(incoming.dropped.traceparent, Some(DropReason::Superseded));
+    /// ```
+    #[must_use]
+    pub fn with_formats(self, formats: impl IntoIterator<Item = Format>) -> Self {
+        Self::from_config(self.inner.with(self.inner.allowed, Formats::new(formats)))
+    }
+
+    /// The formats, in the order extraction tries them.
+    #[must_use]
+    pub fn formats(&self) -> &[Format] {
+        &self.inner.formats.list
     }
 
     fn from_config(config: Config) -> Self {
@@ -174,7 +251,15 @@ impl Propagator {
     /// (and reading nothing else for it).
     #[must_use]
     pub fn correlation_header(self, name: HeaderName) -> Self {
-        Self::from_config(Config::new(self.inner.fields, vec![name.clone()], name))
+        let Config {
+            allowed, formats, ..
+        } = &*self.inner;
+        Self::from_config(Config::new(
+            *allowed,
+            formats.clone(),
+            vec![name.clone()],
+            name,
+        ))
     }
 
     /// This propagator, also reading the correlation ID from `name` when the
@@ -182,14 +267,20 @@ impl Propagator {
     #[must_use]
     pub fn also_read_correlation_from(self, name: HeaderName) -> Self {
         let Config {
-            fields,
+            allowed,
+            formats,
             correlation_read,
             correlation_write,
             ..
         } = &*self.inner;
         let mut read = correlation_read.clone();
         read.push(name);
-        Self::from_config(Config::new(*fields, read, correlation_write.clone()))
+        Self::from_config(Config::new(
+            *allowed,
+            formats.clone(),
+            read,
+            correlation_write.clone(),
+        ))
     }
 
     /// What this propagator reads and writes.
@@ -246,18 +337,23 @@ impl Propagator {
     ///
     /// Several `traceparent` lines, or an invalid one, leave no parent (the
     /// trace restarts), and then `tracestate` is not read, as W3C Trace
-    /// Context says. Baggage is read regardless.
+    /// Context says. Baggage is read regardless. With several formats, the
+    /// first in the propagator's order that yields a valid context gives
+    /// it; `tracestate` is read only with a W3C parent.
     pub fn extract<C: Carrier + ?Sized>(&self, carrier: &C) -> Incoming {
-        let fields = self.inner.fields;
+        let config = &*self.inner;
+        let fields = config.fields;
         let mut incoming = Incoming::default();
         if fields.is_empty() {
             return incoming;
         }
         let found = self.find(carrier);
+        let formats = &config.formats;
 
-        if fields.contains(Propagate::TRACEPARENT) {
+        let w3c = formats.trace_context && fields.contains(Propagate::TRACEPARENT);
+        let traceparent = if w3c {
             let seen = found.traceparent;
-            incoming.parent = match seen.first {
+            match seen.first {
                 None => None,
                 Some(_) if seen.repeated => {
                     incoming.dropped.traceparent = Some(DropReason::Repeated);
@@ -266,11 +362,22 @@ impl Propagator {
                 Some(line) => TraceParent::try_from(line)
                     .map_err(|e| incoming.dropped.traceparent = Some(DropReason::Invalid(e.kind())))
                     .ok(),
-            };
+            }
+        } else {
+            None
+        };
+        let foreign = formats.foreign() && fields.contains(Propagate::TRACEPARENT);
+        if foreign {
+            let others = formats::Found::find(carrier, formats);
+            let present = w3c && found.traceparent.first.is_some();
+            formats::choose(formats, &others, traceparent, present, &mut incoming);
+        } else if traceparent.is_some() {
+            incoming.parent = traceparent;
+            incoming.format = Some(Format::TraceContext);
         }
 
-        if fields.contains(Propagate::TRACESTATE) && found.tracestate.first.is_some() {
-            if incoming.parent.is_none() {
+        if w3c && fields.contains(Propagate::TRACESTATE) && found.tracestate.first.is_some() {
+            if incoming.format != Some(Format::TraceContext) {
                 incoming.dropped.tracestate = Some(DropReason::NoValidParent);
             } else {
                 let state = if found.tracestate.repeated {
@@ -285,7 +392,8 @@ impl Propagator {
             }
         }
 
-        if fields.contains(Propagate::BAGGAGE) && found.baggage.first.is_some() {
+        let baggage = fields.contains(Propagate::BAGGAGE);
+        if baggage && formats.baggage && found.baggage.first.is_some() {
             let (baggage, dropped) = if found.baggage.repeated {
                 Baggage::from_header_values(carrier.get_all_values(&BAGGAGE))
             } else {
@@ -293,6 +401,13 @@ impl Propagator {
             };
             incoming.baggage = baggage;
             incoming.dropped.baggage = dropped.map(|e| DropReason::Invalid(e.kind()));
+        }
+        if baggage && formats.jaeger {
+            incoming.baggage = formats::with_jaeger_baggage(
+                std::mem::take(&mut incoming.baggage),
+                carrier,
+                &mut incoming.dropped.baggage,
+            );
         }
 
         if let Some((index, seen)) = found.correlation
@@ -387,14 +502,18 @@ impl Propagator {
         carrier: &mut C,
     ) {
         let blocked = !destination;
+        let formats = &self.inner.formats;
         if blocked.contains(Propagate::TRACEPARENT) {
             carrier.remove(&TRACEPARENT);
             carrier.remove(&TRACESTATE);
+            // Nothing blocked leaves in any format, configured or not.
+            formats::remove_trace(carrier);
         } else if blocked.contains(Propagate::TRACESTATE) {
             carrier.remove(&TRACESTATE);
         }
         if blocked.contains(Propagate::BAGGAGE) {
             carrier.remove(&BAGGAGE);
+            formats::remove_uberctx(carrier, |_| true);
         }
         if blocked.contains(Propagate::CORRELATION_ID) {
             carrier.remove(&self.inner.correlation_write);
@@ -404,18 +523,28 @@ impl Propagator {
         }
         let fields = self.inner.fields & destination;
         if fields.contains(Propagate::TRACEPARENT) {
-            carrier.set(TRACEPARENT, cx.traceparent().to_header_value());
-            if fields.contains(Propagate::TRACESTATE) {
-                match cx.trace_state().header_value() {
-                    Some(value) => carrier.set(TRACESTATE, value.clone()),
-                    None => carrier.remove(&TRACESTATE),
+            if formats.trace_context {
+                carrier.set(TRACEPARENT, cx.traceparent().to_header_value());
+                if fields.contains(Propagate::TRACESTATE) {
+                    match cx.trace_state().header_value() {
+                        Some(value) => carrier.set(TRACESTATE, value.clone()),
+                        None => carrier.remove(&TRACESTATE),
+                    }
                 }
+            }
+            if formats.foreign() {
+                formats::inject_trace(formats, cx, carrier);
             }
         }
         if fields.contains(Propagate::BAGGAGE) {
-            match cx.baggage().header_value() {
-                Some(value) => carrier.set(BAGGAGE, value.clone()),
-                None => carrier.remove(&BAGGAGE),
+            if formats.baggage {
+                match cx.baggage().header_value() {
+                    Some(value) => carrier.set(BAGGAGE, value.clone()),
+                    None => carrier.remove(&BAGGAGE),
+                }
+            }
+            if formats.jaeger {
+                formats::inject_jaeger_baggage(cx.baggage(), carrier);
             }
         }
         if fields.contains(Propagate::CORRELATION_ID)
@@ -430,6 +559,7 @@ impl fmt::Debug for Propagator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Propagator")
             .field("fields", &self.inner.fields)
+            .field("formats", &self.inner.formats.list)
             .field("correlation_read", &self.inner.correlation_read)
             .field("correlation_write", &self.inner.correlation_write)
             .finish()

@@ -361,6 +361,40 @@ impl Baggage {
         Ok(())
     }
 
+    /// This baggage with `(key, value)` members added at its end (values
+    /// percent-encoded here), as far as the limits allow: for baggage read
+    /// from another format (Jaeger's `uberctx-` headers). Returns the first
+    /// reason a member was not added.
+    pub(crate) fn extended<'a>(
+        &self,
+        added: impl Iterator<Item = (&'a str, Cow<'a, str>)>,
+    ) -> (Self, Option<ParseError>) {
+        let mut error = None;
+        let added: Vec<String> = added
+            .filter_map(|(key, value)| {
+                if key.is_empty() || !key.bytes().all(|b| is(b, TOKEN)) {
+                    error.get_or_insert(ParseError::new(ParseErrorKind::BaggageKey));
+                    return None;
+                }
+                Some(format!("{key}={}", utf8_percent_encode(&value, VALUE_ENCODE)))
+            })
+            .collect();
+        let mut collect = Collect::new();
+        let old = self.header.as_ref().map_or(&b""[..], HeaderValue::as_bytes);
+        for member in members(old).chain(added.iter().map(String::as_bytes)) {
+            if let Err(e) = collect.push(member) {
+                error = Some(e);
+                break;
+            }
+        }
+        (
+            Self {
+                header: collect.build(),
+            },
+            error,
+        )
+    }
+
     /// Removes every member with this key; returns whether there was one.
     pub fn remove(&mut self, key: &str) -> bool {
         let old = self.header.as_ref().map_or(&b""[..], HeaderValue::as_bytes);
