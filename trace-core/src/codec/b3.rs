@@ -437,20 +437,88 @@ mod tests {
         };
         let ids = (Some(TRACE), Some(SPAN));
         assert_eq!(multi(None, None, None, None, None), Ok(None));
-        let b3 = multi(ids.0, ids.1, Some(PARENT), Some("1"), None).unwrap().unwrap();
-        assert_eq!((b3.trace_id().unwrap().to_string(), b3.sampling()), (TRACE.to_owned(), Some(Accept)));
-        assert_eq!(multi(ids.0, ids.1, None, None, None).unwrap().unwrap().sampling(), None, "deferred");
-        assert_eq!(multi(ids.0, ids.1, None, Some("true"), None).unwrap().unwrap().sampling(), Some(Accept), "lenient");
-        assert_eq!(multi(ids.0, ids.1, None, Some("false"), None).unwrap().unwrap().sampling(), Some(Deny));
-        assert_eq!(multi(ids.0, ids.1, None, Some("0"), Some("1")).unwrap().unwrap().sampling(), Some(Debug), "debug implies accept");
-        assert_eq!(multi(ids.0, ids.1, None, Some("1"), Some("0")).unwrap().unwrap().sampling(), Some(Accept), "other flags are ignored");
+        let b3 = multi(ids.0, ids.1, Some(PARENT), Some("1"), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (b3.trace_id().unwrap().to_string(), b3.sampling()),
+            (TRACE.to_owned(), Some(Accept))
+        );
+        assert_eq!(
+            multi(ids.0, ids.1, None, None, None)
+                .unwrap()
+                .unwrap()
+                .sampling(),
+            None,
+            "deferred"
+        );
+        assert_eq!(
+            multi(ids.0, ids.1, None, Some("true"), None)
+                .unwrap()
+                .unwrap()
+                .sampling(),
+            Some(Accept),
+            "lenient"
+        );
+        assert_eq!(
+            multi(ids.0, ids.1, None, Some("false"), None)
+                .unwrap()
+                .unwrap()
+                .sampling(),
+            Some(Deny)
+        );
+        assert_eq!(
+            multi(ids.0, ids.1, None, Some("0"), Some("1"))
+                .unwrap()
+                .unwrap()
+                .sampling(),
+            Some(Debug),
+            "debug implies accept"
+        );
+        assert_eq!(
+            multi(ids.0, ids.1, None, Some("1"), Some("0"))
+                .unwrap()
+                .unwrap()
+                .sampling(),
+            Some(Accept),
+            "other flags are ignored"
+        );
         let alone = multi(None, None, None, Some("0"), None).unwrap().unwrap();
-        assert_eq!((alone.trace_id(), alone.sampling()), (None, Some(Deny)), "a decision alone");
-        assert_eq!(multi(ids.0, None, None, Some("1"), None).unwrap_err().kind(), K::B3Incomplete);
-        assert_eq!(multi(None, ids.1, None, None, None).unwrap_err().kind(), K::B3Incomplete);
-        assert_eq!(multi(None, None, Some(PARENT), None, None).unwrap_err().kind(), K::B3Incomplete);
-        assert_eq!(multi(ids.0, ids.1, None, Some(""), None).unwrap_err().kind(), K::B3Sampling, "empty is malformed");
-        assert_eq!(multi(ids.0, ids.1, Some("-"), None, None).unwrap_err().kind(), K::B3ParentSpanId, "nonsense is malformed");
+        assert_eq!(
+            (alone.trace_id(), alone.sampling()),
+            (None, Some(Deny)),
+            "a decision alone"
+        );
+        assert_eq!(
+            multi(ids.0, None, None, Some("1"), None)
+                .unwrap_err()
+                .kind(),
+            K::B3Incomplete
+        );
+        assert_eq!(
+            multi(None, ids.1, None, None, None).unwrap_err().kind(),
+            K::B3Incomplete
+        );
+        assert_eq!(
+            multi(None, None, Some(PARENT), None, None)
+                .unwrap_err()
+                .kind(),
+            K::B3Incomplete
+        );
+        assert_eq!(
+            multi(ids.0, ids.1, None, Some(""), None)
+                .unwrap_err()
+                .kind(),
+            K::B3Sampling,
+            "empty is malformed"
+        );
+        assert_eq!(
+            multi(ids.0, ids.1, Some("-"), None, None)
+                .unwrap_err()
+                .kind(),
+            K::B3ParentSpanId,
+            "nonsense is malformed"
+        );
     }
 
     proptest::proptest! {

@@ -186,13 +186,13 @@ impl ParseError {
             ParseErrorKind::B3ParentSpanId => "B3 parent span id is not 16 lowercase hex digits",
             ParseErrorKind::B3IdZero => "B3 trace id or span id is all zeros",
             ParseErrorKind::B3Sampling => "B3 sampling state is not 0, 1 or d",
-            ParseErrorKind::B3Incomplete => {
-                "X-B3-TraceId and X-B3-SpanId do not come together"
-            }
+            ParseErrorKind::B3Incomplete => "X-B3-TraceId and X-B3-SpanId do not come together",
             ParseErrorKind::UberTraceIdLayout => {
                 "uber-trace-id is not {trace-id}:{span-id}:{parent-span-id}:{flags}"
             }
-            ParseErrorKind::UberTraceIdTraceId => "uber-trace-id trace-id is not 1 to 32 hex digits",
+            ParseErrorKind::UberTraceIdTraceId => {
+                "uber-trace-id trace-id is not 1 to 32 hex digits"
+            }
             ParseErrorKind::UberTraceIdSpanId => "uber-trace-id span-id is not 1 to 16 hex digits",
             ParseErrorKind::UberTraceIdParentId => {
                 "uber-trace-id parent-span-id is not 1 to 16 hex digits"

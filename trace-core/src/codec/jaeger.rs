@@ -189,7 +189,8 @@ fn url_decode(src: &[u8], out: &mut [u8; DECODED_MAX]) -> Result<usize, ParseErr
             i += 1;
             src[i - 1]
         };
-        *out.get_mut(len).ok_or(ParseError::new(ParseErrorKind::UberTraceIdLayout))? = byte;
+        *out.get_mut(len)
+            .ok_or(ParseError::new(ParseErrorKind::UberTraceIdLayout))? = byte;
         len += 1;
     }
     Ok(len)
@@ -205,7 +206,9 @@ pub(crate) fn uberctx_key(name: &HeaderName) -> Option<&str> {
 /// An `uberctx-` header's value, URL-decoded; `None` when it is not UTF-8
 /// once decoded.
 pub(crate) fn uberctx_value(value: &HeaderValue) -> Option<Cow<'_, str>> {
-    percent_decode(trim_ows(value.as_bytes())).decode_utf8().ok()
+    percent_decode(trim_ows(value.as_bytes()))
+        .decode_utf8()
+        .ok()
 }
 
 impl fmt::Display for UberTraceId {
@@ -239,13 +242,20 @@ mod tests {
 
     #[test]
     fn the_documented_forms() {
-        let full: UberTraceId = "80f198ee56343ba864fe8b2a57d3eff7:e457b5a2e4d86bd1:05e3ac9a4f6e3b90:01"
-            .parse()
-            .unwrap();
-        assert_eq!(full.trace_id().to_string(), "80f198ee56343ba864fe8b2a57d3eff7");
+        let full: UberTraceId =
+            "80f198ee56343ba864fe8b2a57d3eff7:e457b5a2e4d86bd1:05e3ac9a4f6e3b90:01"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            full.trace_id().to_string(),
+            "80f198ee56343ba864fe8b2a57d3eff7"
+        );
         assert_eq!(full.span_id().to_string(), "e457b5a2e4d86bd1");
         assert!(full.is_sampled() && !full.is_debug());
-        assert_eq!(full.to_string(), "80f198ee56343ba864fe8b2a57d3eff7:e457b5a2e4d86bd1:0:1");
+        assert_eq!(
+            full.to_string(),
+            "80f198ee56343ba864fe8b2a57d3eff7:e457b5a2e4d86bd1:0:1"
+        );
 
         let short: UberTraceId = "1:2:0:0".parse().unwrap();
         assert_eq!(short.trace_id().to_string(), format!("{}1", "0".repeat(31)));
@@ -253,7 +263,10 @@ mod tests {
         assert!(!short.is_sampled());
 
         let debug: UberTraceId = "ABC:DEF:0:2".parse().unwrap();
-        assert!(debug.is_debug() && debug.is_sampled(), "debug implies sampled");
+        assert!(
+            debug.is_debug() && debug.is_sampled(),
+            "debug implies sampled"
+        );
         assert_eq!(debug.to_string(), "0000000000000abc:0000000000000def:0:3");
 
         let firehose: UberTraceId = "abc:def:0:9".parse().unwrap();
@@ -292,19 +305,34 @@ mod tests {
             assert_eq!(kind(src), *expected, "{src:?}");
         }
         let long = format!("{}%3A1:0:1", "%31".repeat(80));
-        assert_eq!(kind(&long), K::UberTraceIdLayout, "bounded, however it is encoded");
+        assert_eq!(
+            kind(&long),
+            K::UberTraceIdLayout,
+            "bounded, however it is encoded"
+        );
     }
 
     #[test]
     fn baggage_headers() {
-        assert_eq!(uberctx_key(&HeaderName::from_static("uberctx-key1")), Some("key1"));
+        assert_eq!(
+            uberctx_key(&HeaderName::from_static("uberctx-key1")),
+            Some("key1")
+        );
         assert_eq!(uberctx_key(&HeaderName::from_static("uberctx-")), None);
         assert_eq!(uberctx_key(&HeaderName::from_static("x-uberctx-a")), None);
         let value = HeaderValue::from_static("value%201%20%2F%20blah");
         assert_eq!(uberctx_value(&value).as_deref(), Some("value 1 / blah"));
-        assert_eq!(uberctx_value(&HeaderValue::from_static("%ff")), None, "not UTF-8");
+        assert_eq!(
+            uberctx_value(&HeaderValue::from_static("%ff")),
+            None,
+            "not UTF-8"
+        );
         let encoded = percent_encoding::utf8_percent_encode("value 1 / blah", UBERCTX_VALUE_ENCODE);
-        assert_eq!(encoded.to_string(), "value%201%20%2F%20blah", "as the documentation shows");
+        assert_eq!(
+            encoded.to_string(),
+            "value%201%20%2F%20blah",
+            "as the documentation shows"
+        );
     }
 
     proptest::proptest! {

@@ -112,17 +112,21 @@ impl Incoming {
         // A decision sent without ids: the sampler sees it as a remote
         // parent's, though the trace is new (there is no span to parent).
         let alone = match sampling {
-            CallerSampling::Alone(decision) if believed && !is_child => Some(TraceContext::remote(
-                TraceParent::new(
+            CallerSampling::Alone(decision) if believed && !is_child => {
+                Some(TraceContext::remote(TraceParent::new(
                     context.trace_id(),
                     SpanId::random(),
                     context.flags().with_sampled(decision.is_sampled()),
-                ),
-            )),
+                )))
+            }
             _ => None,
         };
         // The sampler sees the caller's span, before it becomes the parent.
-        let caller = if is_child { Some(&context) } else { alone.as_ref() };
+        let caller = if is_child {
+            Some(&context)
+        } else {
+            alone.as_ref()
+        };
         let result = sample(
             caller,
             context.trace_id(),

@@ -6,12 +6,13 @@ use std::borrow::Cow;
 use http::{HeaderName, HeaderValue};
 use percent_encoding::utf8_percent_encode;
 
-use super::{Carrier, CallerSampling, DropReason, Incoming};
+use super::{CallerSampling, Carrier, DropReason, Incoming};
 use crate::{
     codec::{
-        B3, B3_HEADER, B3Sampling, Baggage, MultiHeaders, TraceFlags, TraceParent, UBER_TRACE_ID,
-        UBERCTX_PREFIX, UBERCTX_VALUE_ENCODE, UberTraceId, X_B3_FLAGS, X_B3_PARENT_SPAN_ID,
-        X_B3_SAMPLED, X_B3_SPAN_ID, X_B3_TRACE_ID, uberctx_key, uberctx_value, write_trace_id,
+        B3, B3_HEADER, B3Sampling, Baggage, MultiHeaders, ParseErrorKind, TraceFlags, TraceParent,
+        UBER_TRACE_ID, UBERCTX_PREFIX, UBERCTX_VALUE_ENCODE, UberTraceId, X_B3_FLAGS,
+        X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_SPAN_ID, X_B3_TRACE_ID,
+        limits::BAGGAGE_MAX_MEMBERS, uberctx_key, uberctx_value, write_trace_id,
     },
     context::TraceContext,
     policy::Propagate,
@@ -289,24 +290,26 @@ pub(super) fn choose(
                 },
                 None => None,
             },
-            Source::Jaeger => found.uber_trace_id.and_then(|value| {
-                match UberTraceId::try_from(value) {
-                    Ok(id) => {
-                        let flags = TraceFlags::NONE.with_sampled(id.is_sampled());
-                        let parent = TraceParent::new(id.trace_id(), id.span_id(), flags);
-                        let said = if id.is_debug() {
-                            CallerSampling::Debug
-                        } else {
-                            CallerSampling::Flag
-                        };
-                        Some((parent, Format::Jaeger, said))
-                    }
-                    Err(e) => {
-                        incoming.dropped.jaeger = Some(DropReason::Invalid(e.kind()));
-                        None
-                    }
-                }
-            }),
+            Source::Jaeger => {
+                found
+                    .uber_trace_id
+                    .and_then(|value| match UberTraceId::try_from(value) {
+                        Ok(id) => {
+                            let flags = TraceFlags::NONE.with_sampled(id.is_sampled());
+                            let parent = TraceParent::new(id.trace_id(), id.span_id(), flags);
+                            let said = if id.is_debug() {
+                                CallerSampling::Debug
+                            } else {
+                                CallerSampling::Flag
+                            };
+                            Some((parent, Format::Jaeger, said))
+                        }
+                        Err(e) => {
+                            incoming.dropped.jaeger = Some(DropReason::Invalid(e.kind()));
+                            None
+                        }
+                    })
+            }
         };
     }
     match chosen {
@@ -362,12 +365,16 @@ pub(super) fn with_jaeger_baggage<C: Carrier + ?Sized>(
         if members.iter().any(|(k, _)| *k == key) || baggage.get(key).is_some() {
             continue;
         }
+        if members.len() == BAGGAGE_MAX_MEMBERS {
+            // No more can be kept: the work stays bounded however many
+            // headers came.
+            dropped.get_or_insert(DropReason::Invalid(ParseErrorKind::BaggageLimit));
+            break;
+        }
         match uberctx_value(value) {
             Some(value) => members.push((key, value)),
             None => {
-                dropped.get_or_insert(DropReason::Invalid(
-                    crate::codec::ParseErrorKind::BaggageValue,
-                ));
+                dropped.get_or_insert(DropReason::Invalid(ParseErrorKind::BaggageValue));
             }
         }
     }
@@ -383,7 +390,11 @@ pub(super) fn with_jaeger_baggage<C: Carrier + ?Sized>(
 
 /// Writes the B3 and Jaeger trace headers of `cx`, and removes what is
 /// stale of the B3 encodings not written.
-pub(super) fn inject_trace<C: Carrier + ?Sized>(formats: &Formats, cx: &TraceContext, carrier: &mut C) {
+pub(super) fn inject_trace<C: Carrier + ?Sized>(
+    formats: &Formats,
+    cx: &TraceContext,
+    carrier: &mut C,
+) {
     let sampled = cx.is_sampled();
     // Debug only while this service samples: "debug implies accept".
     let debug = cx.is_debug() && sampled;
@@ -434,7 +445,8 @@ pub(super) fn inject_trace<C: Carrier + ?Sized>(formats: &Formats, cx: &TraceCon
 pub(super) fn inject_jaeger_baggage<C: Carrier + ?Sized>(baggage: &Baggage, carrier: &mut C) {
     remove_uberctx(carrier, |key| baggage.get(key).is_none());
     for member in baggage {
-        let Ok(name) = HeaderName::from_bytes(format!("{UBERCTX_PREFIX}{}", member.key()).as_bytes())
+        let Ok(name) =
+            HeaderName::from_bytes(format!("{UBERCTX_PREFIX}{}", member.key()).as_bytes())
         else {
             continue;
         };

@@ -139,9 +139,18 @@ impl Config {
         let fields = allowed & (formats.fields | Propagate::CORRELATION_ID);
         let mut names = Vec::new();
         for (on, name) in [
-            (formats.trace_context && fields.contains(Propagate::TRACEPARENT), TRACEPARENT),
-            (formats.trace_context && fields.contains(Propagate::TRACESTATE), TRACESTATE),
-            (formats.baggage && fields.contains(Propagate::BAGGAGE), BAGGAGE),
+            (
+                formats.trace_context && fields.contains(Propagate::TRACEPARENT),
+                TRACEPARENT,
+            ),
+            (
+                formats.trace_context && fields.contains(Propagate::TRACESTATE),
+                TRACESTATE,
+            ),
+            (
+                formats.baggage && fields.contains(Propagate::BAGGAGE),
+                BAGGAGE,
+            ),
         ] {
             if on {
                 names.push(name.as_str().to_owned());

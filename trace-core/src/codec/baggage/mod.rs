@@ -376,7 +376,10 @@ impl Baggage {
                     error.get_or_insert(ParseError::new(ParseErrorKind::BaggageKey));
                     return None;
                 }
-                Some(format!("{key}={}", utf8_percent_encode(&value, VALUE_ENCODE)))
+                Some(format!(
+                    "{key}={}",
+                    utf8_percent_encode(&value, VALUE_ENCODE)
+                ))
             })
             .collect();
         let mut collect = Collect::new();
