@@ -1,6 +1,6 @@
 //! Extraction from a whole request's headers: arbitrary names (a few of
-//! ours among them), values and repeated lines, under every propagator
-//! option. Never a panic; what is extracted is within the limits, and
+//! ours among them, B3's and Jaeger's too), values and repeated lines,
+//! under every propagator option and order of formats. Never a panic; what is extracted is within the limits, and
 //! written out and read back it is the same.
 #![no_main]
 
@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use trace_core::{Propagate, Propagator, TraceContext, limits};
 
-const NAMES: [&str; 8] = [
+const NAMES: [&str; 16] = [
     "traceparent",
     "tracestate",
     "baggage",
@@ -17,6 +17,14 @@ const NAMES: [&str; 8] = [
     "request-id",
     "TraceParent",
     "user-agent",
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "uber-trace-id",
+    "uberctx-tenant",
+    "uberctx-UserId",
 ];
 
 fn propagator(choice: u8) -> Propagator {
@@ -26,7 +34,15 @@ fn propagator(choice: u8) -> Propagator {
         Propagate::BAGGAGE | Propagate::CORRELATION_ID,
         Propagate::NONE,
     ][usize::from(choice & 3)];
-    let propagator = Propagator::default().propagating(fields);
+    let formats = [
+        "tracecontext,baggage",
+        "tracecontext,baggage,b3,b3multi,jaeger",
+        "jaeger,b3multi,baggage,tracecontext",
+        "b3",
+    ][usize::from(choice >> 4 & 3)];
+    let propagator = Propagator::from_env_value(Some(formats))
+        .unwrap()
+        .propagating(fields);
     match choice >> 2 & 3 {
         0 => propagator,
         1 => propagator.correlation_header(HeaderName::from_static("request-id")),
@@ -77,7 +93,8 @@ fuzz_target!(|data: &[u8]| {
     let mut out = HeaderMap::new();
     propagator.inject(&remote, Propagate::ALL, &mut out);
     let again = propagator.extract(&out);
-    assert_eq!(again.parent, incoming.parent);
+    assert_eq!(again.parent.map(|p| (p.trace_id(), p.parent_id())), incoming.parent.map(|p| (p.trace_id(), p.parent_id())));
+    assert_eq!(again.parent.map(|p| p.flags().is_sampled()), incoming.parent.map(|p| p.flags().is_sampled()));
     assert_eq!(again.trace_state.to_string(), incoming.trace_state.to_string());
     assert_eq!(again.baggage, incoming.baggage);
     assert_eq!(again.correlation_id, incoming.correlation_id);

@@ -182,7 +182,7 @@ fn debug_is_kept_and_passed_on() {
             ("x-b3-spanid", SPAN.to_owned()),
             ("x-b3-flags", "1".to_owned()),
         ],
-        vec![("uber-trace-id", format!("{TRACE}:{SPAN}:0:2"))],
+        vec![("uber-trace-id", format!("{TRACE}:{SPAN}:0:3"))],
     ] {
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
         let cx = server(&all(), &pairs, Trust::CONTINUE, &follow);

@@ -40,8 +40,10 @@ const DECODED_MAX: usize = 32 + 1 + 16 + 1 + 16 + 1 + 2;
 ///   restrict the case); lowercase is written.
 /// - A zero trace id or span id is invalid; the deprecated parent-span-id
 ///   is checked and not kept, and `0` is written for it.
-/// - Flags: `0x01` sampled, `0x02` debug (which implies sampled); the
-///   others (firehose) are not kept.
+/// - Flags: `0x01` sampled and `0x02` debug, kept only with sampled ("debug
+///   flag should only be set when the sampled flag is set"), as the
+///   OpenTelemetry Jaeger propagators read it; the others (firehose) are
+///   not kept.
 /// - A URL-encoded value (`%3A` for `:`) is decoded first.
 ///
 /// # Examples
@@ -68,14 +70,14 @@ pub struct UberTraceId {
 const WRITTEN_MAX: usize = 32 + 1 + 16 + 3 + 1;
 
 impl UberTraceId {
-    /// These ids with these flags (debug implies sampled).
+    /// These ids with these flags (debug only with sampled).
     #[must_use]
     pub const fn new(trace_id: TraceId, span_id: SpanId, sampled: bool, debug: bool) -> Self {
         Self {
             trace_id,
             span_id,
-            sampled: sampled || debug,
-            debug,
+            sampled,
+            debug: debug && sampled,
         }
     }
 
@@ -91,13 +93,13 @@ impl UberTraceId {
         self.span_id
     }
 
-    /// The sampled flag (set by debug too).
+    /// The sampled flag.
     #[must_use]
     pub const fn is_sampled(&self) -> bool {
         self.sampled
     }
 
-    /// The debug flag.
+    /// The debug flag (never without sampled).
     #[must_use]
     pub const fn is_debug(&self) -> bool {
         self.debug

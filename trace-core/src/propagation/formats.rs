@@ -350,8 +350,8 @@ fn b3(found: &Found<'_>, dropped: &mut Option<DropReason>) -> Option<(B3, Format
 }
 
 /// `baggage` with Jaeger's `uberctx-{key}` members added after its own,
-/// skipping keys it has (one service writing both formats would otherwise
-/// double each member), within the baggage limits.
+/// skipping keys it has in any case (one service writing both formats
+/// would otherwise double each member), within the baggage limits.
 pub(super) fn with_jaeger_baggage<C: Carrier + ?Sized>(
     baggage: Baggage,
     carrier: &C,
@@ -362,7 +362,9 @@ pub(super) fn with_jaeger_baggage<C: Carrier + ?Sized>(
         let Some(key) = uberctx_key(name) else {
             continue;
         };
-        if members.iter().any(|(k, _)| *k == key) || baggage.get(key).is_some() {
+        // Header names have no case: `uberctx-userid` is W3C's `userId`.
+        let known = |k: &str| k.eq_ignore_ascii_case(key);
+        if members.iter().any(|(k, _)| known(k)) || baggage.iter().any(|m| known(m.key())) {
             continue;
         }
         if members.len() == BAGGAGE_MAX_MEMBERS {

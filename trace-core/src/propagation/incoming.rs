@@ -139,7 +139,7 @@ pub enum CallerSampling {
     /// The parent came without a decision (B3 ids without a sampling
     /// state): this service's sampler decides, as at a root.
     Deferred,
-    /// A debug trace (B3 `d` or `X-B3-Flags: 1`, Jaeger's flag `0x02`):
+    /// A debug trace (B3 `d` or `X-B3-Flags: 1`, Jaeger's flags `0x03`):
     /// sampled, and passed on as debug while this service samples it.
     Debug,
     /// A B3 decision without ids (`b3: 0`, `b3: 1`, `b3: d`, or
