@@ -16,6 +16,8 @@
 //!   separately, our validate-and-pass-through;
 //! - a new correlation ID as a header value: ours against tower-http's
 //!   `MakeRequestUuid`;
+//! - `formats`: B3 (single, multi-header) and Jaeger, headers to headers,
+//!   ours against `opentelemetry-zipkin` and `opentelemetry-jaeger-propagator`;
 //! - `scaling`: parse time over input size (tracestate 1 to 32 members,
 //!   baggage 1 to 64, and 10,000 members cut at the limits), to show the
 //!   slope: linear in the input, bounded past the limits.
@@ -328,12 +330,140 @@ fn scaling(c: &mut Criterion) {
     g.finish();
 }
 
+/// `opentelemetry-jaeger-propagator` speaks opentelemetry 0.32: a header
+/// map as its carrier, as `opentelemetry-http` makes one for 0.33.
+mod otel032 {
+    use http::{HeaderMap, HeaderName, HeaderValue};
+    use opentelemetry_032::propagation::{Extractor, Injector};
+
+    pub struct In<'a>(pub &'a HeaderMap);
+    pub struct Out<'a>(pub &'a mut HeaderMap);
+
+    impl Extractor for In<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|value| value.to_str().ok())
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(HeaderName::as_str).collect()
+        }
+    }
+
+    impl Injector for Out<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(key.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                self.0.insert(name, value);
+            }
+        }
+    }
+}
+
+/// B3 and Jaeger, request headers to the next request's headers (the
+/// caller's span id passed on, as a proxy would), ours beside the
+/// OpenTelemetry Rust propagators on the same headers:
+/// `opentelemetry-zipkin` (0.33) and `opentelemetry-jaeger-propagator`
+/// (0.32). The crate's single-header B3 also writes the `X-B3-*` headers,
+/// so that row's work is both on each side.
+#[allow(deprecated)]
+fn formats(c: &mut Criterion) {
+    use opentelemetry_zipkin::{B3Encoding, Propagator as Zipkin};
+    use trace_core::{Propagate, Propagator, propagation::Format};
+
+    let mut g = c.benchmark_group("formats");
+    let header_map = |pairs: &[(&'static str, &'static str)]| {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    };
+    let rows = [
+        (
+            "b3+b3multi-out",
+            header_map(&[("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")]),
+            vec![Format::B3, Format::B3Multi],
+            Some(B3Encoding::SingleHeader),
+        ),
+        (
+            "b3multi",
+            header_map(&[
+                ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+                ("x-b3-spanid", "e457b5a2e4d86bd1"),
+                ("x-b3-sampled", "1"),
+            ]),
+            vec![Format::B3Multi],
+            Some(B3Encoding::MultipleHeader),
+        ),
+        (
+            "jaeger",
+            header_map(&[(
+                "uber-trace-id",
+                "80f198ee56343ba864fe8b2a57d3eff7:e457b5a2e4d86bd1:0:1",
+            )]),
+            vec![Format::Jaeger],
+            None,
+        ),
+    ];
+    for (name, incoming, formats, zipkin) in rows {
+        let propagator = Propagator::default().with_formats(formats);
+        let ours = |out: &mut HeaderMap| {
+            let cx = propagator
+                .extract(black_box(&incoming))
+                .into_remote_context()
+                .unwrap();
+            propagator.inject(&cx, Propagate::ALL, out);
+        };
+        let zipkin = zipkin.map(Zipkin::with_encoding);
+        let jaeger = opentelemetry_jaeger_propagator::Propagator::new();
+        let theirs = |out: &mut HeaderMap| match &zipkin {
+            Some(zipkin) => {
+                let cx = zipkin.extract(&HeaderExtractor(black_box(&incoming)));
+                zipkin.inject_context(&cx, &mut HeaderInjector(out));
+            }
+            None => {
+                use opentelemetry_032::propagation::TextMapPropagator as _;
+                let cx = jaeger.extract(&otel032::In(black_box(&incoming)));
+                jaeger.inject_context(&cx, &mut otel032::Out(out));
+            }
+        };
+        // The same work: the same headers out of both.
+        let (mut a, mut b) = (HeaderMap::new(), HeaderMap::new());
+        ours(&mut a);
+        theirs(&mut b);
+        assert_eq!(a, b, "{name}");
+        let mut out = HeaderMap::new();
+        g.bench_function(format!("ours/headers-to-headers/{name}"), |bench| {
+            bench.iter(|| {
+                ours(&mut out);
+                black_box(&out);
+            });
+        });
+        let mut out = HeaderMap::new();
+        let reference = if zipkin.is_some() {
+            "opentelemetry-zipkin"
+        } else {
+            "opentelemetry-jaeger-propagator"
+        };
+        g.bench_function(format!("{reference}/headers-to-headers/{name}"), |bench| {
+            bench.iter(|| {
+                theirs(&mut out);
+                black_box(&out);
+            });
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     traceparent,
     tracestate,
     baggage,
     correlation_id,
+    formats,
     scaling
 );
 criterion_main!(benches);
