@@ -336,8 +336,8 @@ mod otel032 {
     use http::{HeaderMap, HeaderName, HeaderValue};
     use opentelemetry_032::propagation::{Extractor, Injector};
 
-    pub struct In<'a>(pub &'a HeaderMap);
-    pub struct Out<'a>(pub &'a mut HeaderMap);
+    pub(crate) struct In<'a>(pub(crate) &'a HeaderMap);
+    pub(crate) struct Out<'a>(pub(crate) &'a mut HeaderMap);
 
     impl Extractor for In<'_> {
         fn get(&self, key: &str) -> Option<&str> {
