@@ -10,18 +10,31 @@
 
 use axum::{Router, body::Bytes, extract::State, http::StatusCode};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use trace_core::{Propagator, propagation::EnvError};
 use trace_reqwest::TraceMiddleware;
 use trace_tower::TraceContextLayer;
 
-/// The service's router.
-pub fn app() -> Router {
+/// The service's router, reading and writing the formats `OTEL_PROPAGATORS`
+/// names (W3C Trace Context and Baggage when it is unset): started with
+/// `OTEL_PROPAGATORS=tracecontext,baggage,b3,b3multi,jaeger`, it accepts
+/// any of them and writes all of them on its calls.
+///
+/// # Errors
+///
+/// When `OTEL_PROPAGATORS` names a propagator trace-core does not implement.
+pub fn app() -> Result<Router, EnvError> {
+    Ok(app_with(Propagator::from_env()?))
+}
+
+/// The service's router with this propagator, in and out.
+pub fn app_with(propagator: Propagator) -> Router {
     let client = ClientBuilder::new(reqwest::Client::new())
-        .with(TraceMiddleware::new())
+        .with(TraceMiddleware::new().propagator(propagator.clone()))
         .build();
     Router::new()
         .fallback(handle)
         .with_state(client)
-        .layer(TraceContextLayer::new())
+        .layer(TraceContextLayer::new().propagator(propagator))
 }
 
 async fn handle(State(client): State<ClientWithMiddleware>, body: Bytes) -> StatusCode {

@@ -1,7 +1,8 @@
 //! Run with: `cargo run -p w3c-test-service -- --port 5000`
 //!
 //! Serves the W3C Trace Context test suite's test-service protocol on
-//! 127.0.0.1 (see the README beside this file for running the suite).
+//! 127.0.0.1 (see the README beside this file for running the suite), in
+//! the formats `OTEL_PROPAGATORS` names.
 
 use std::net::SocketAddr;
 
@@ -26,6 +27,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "W3C trace-context test service on http://{}/test",
         listener.local_addr()?
     );
-    axum::serve(listener, w3c_test_service::app()).await?;
+    axum::serve(listener, w3c_test_service::app()?).await?;
     Ok(())
 }

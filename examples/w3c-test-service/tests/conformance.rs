@@ -34,7 +34,7 @@ async fn serve(app: Router) -> SocketAddr {
 
 impl Harness {
     async fn start() -> Self {
-        let service = serve(w3c_test_service::app()).await;
+        let service = serve(w3c_test_service::app_with(trace_core::Propagator::default())).await;
         let seen = Seen::default();
         let recorded = Arc::clone(&seen);
         let callbacks = serve(Router::new().route(

@@ -73,6 +73,9 @@ impl Propagator {
     }
 }
 
+/// The `OTEL_PROPAGATORS` names this crate implements, for messages.
+pub(crate) const KNOWN: &str = "tracecontext, baggage, b3, b3multi, jaeger, none";
+
 /// `OTEL_PROPAGATORS` asks for something this crate cannot do.
 ///
 /// # Examples
@@ -103,7 +106,7 @@ impl fmt::Display for EnvError {
             // Configuration, not request input: naming it is the point.
             Some(value) => write!(
                 f,
-                "OTEL_PROPAGATORS names {value:?}, which trace-core does not implement (it knows tracecontext, baggage, b3, b3multi, jaeger, none)"
+                "OTEL_PROPAGATORS names {value:?}, which trace-core does not implement (it knows {KNOWN})"
             ),
             None => f.write_str("OTEL_PROPAGATORS is not valid Unicode"),
         }

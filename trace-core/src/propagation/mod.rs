@@ -18,6 +18,8 @@ use crate::{
     policy::Propagate,
 };
 
+#[cfg(feature = "opentelemetry")]
+pub(crate) use self::env::KNOWN as KNOWN_PROPAGATORS;
 use self::formats::Formats;
 pub use self::{
     carrier::Carrier,

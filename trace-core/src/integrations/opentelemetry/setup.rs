@@ -254,7 +254,10 @@ impl OtelSetup {
                 Some(value) => EnvVarError::new(
                     "OTEL_PROPAGATORS",
                     Some(value),
-                    "trace-core does not implement it (it knows tracecontext, baggage, none)",
+                    format!(
+                        "trace-core does not implement it (it knows {})",
+                        crate::propagation::KNOWN_PROPAGATORS
+                    ),
                 ),
                 None => EnvVarError::new("OTEL_PROPAGATORS", None, "not valid Unicode"),
             })?,
