@@ -65,7 +65,8 @@ impl Default for Config {
 /// The client span is named `{METHOD}`, records method, `url.full` (without
 /// credentials, and without the query unless [`record_query`](Self::record_query)),
 /// server address and port, `http.request.resend_count` on retries, the
-/// status code and `error.type`; it is an error for 4xx, 5xx and transport
+/// status code, the response's `network.protocol.version` and
+/// `error.type`; it is an error for 4xx, 5xx and transport
 /// errors. The span id injected is the span id recorded. It ends when the
 /// response body has been read to the end or dropped.
 ///
@@ -325,6 +326,9 @@ impl TraceMiddleware {
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(code),
                 ));
+                if let Some(version) = semconv::protocol_version(response.version()) {
+                    span.set_attribute(Attribute::new(semconv::NETWORK_PROTOCOL_VERSION, version));
+                }
                 let head = ResponseInfo::new(response.status(), response.headers());
                 config.tracing.record_response(&head, &span);
                 Ok(wrap(response, span, status))
