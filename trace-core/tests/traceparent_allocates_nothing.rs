@@ -1,4 +1,5 @@
-//! Parsing and formatting `traceparent` must not touch the heap.
+//! Parsing and formatting `traceparent` must not touch the heap; nor
+//! parsing B3's `b3` and Jaeger's `uber-trace-id`.
 //!
 //! This file is its own test binary because `allocation-counter` installs
 //! its counting global allocator in the binary that uses it. Counting is per
@@ -35,6 +36,35 @@ fn parsing_does_not_allocate() {
         let info = measure(|| {
             let _ = black_box(black_box(*input).parse::<TraceParent>());
             let _ = black_box(TraceParent::try_from(black_box(input.as_bytes())));
+        });
+        assert_eq!(info.count_total, 0, "{input:?}");
+    }
+}
+
+#[test]
+fn parsing_b3_and_jaeger_ids_does_not_allocate() {
+    use trace_core::codec::{B3, UberTraceId};
+    for input in [
+        "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
+        "64fe8b2a57d3eff7-e457b5a2e4d86bd1",
+        "d",
+        "80F198EE56343BA864FE8B2A57D3EFF7-E457B5A2E4D86BD1",
+        "garbage-garbage-garbage",
+    ] {
+        let info = measure(|| {
+            let _ = black_box(black_box(input).parse::<B3>());
+        });
+        assert_eq!(info.count_total, 0, "{input:?}");
+    }
+    for input in [
+        "80f198ee56343ba864fe8b2a57d3eff7:e457b5a2e4d86bd1:0:1",
+        "abc%3Adef%3A0%3A3",
+        "ABC:DEF:0:1",
+        "%zz",
+        "1:2:3",
+    ] {
+        let info = measure(|| {
+            let _ = black_box(black_box(input).parse::<UberTraceId>());
         });
         assert_eq!(info.count_total, 0, "{input:?}");
     }

@@ -264,12 +264,14 @@ mod tests {
         assert_eq!(short.to_string(), "0000000000000001:0000000000000002:0:0");
         assert!(!short.is_sampled());
 
-        let debug: UberTraceId = "ABC:DEF:0:2".parse().unwrap();
-        assert!(
-            debug.is_debug() && debug.is_sampled(),
-            "debug implies sampled"
-        );
+        let debug: UberTraceId = "ABC:DEF:0:3".parse().unwrap();
+        assert!(debug.is_debug() && debug.is_sampled());
         assert_eq!(debug.to_string(), "0000000000000abc:0000000000000def:0:3");
+        let alone: UberTraceId = "abc:def:0:2".parse().unwrap();
+        assert!(
+            !alone.is_debug() && !alone.is_sampled(),
+            "debug only with sampled"
+        );
 
         let firehose: UberTraceId = "abc:def:0:9".parse().unwrap();
         assert!(firehose.is_sampled() && !firehose.is_debug());

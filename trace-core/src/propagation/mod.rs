@@ -566,6 +566,32 @@ impl Propagator {
     }
 }
 
+impl Propagator {
+    /// Whether Jaeger's `uberctx-` headers are read: their names are a
+    /// prefix, which [`header_names`](Self::header_names) cannot list.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn reads_uberctx(&self) -> bool {
+        self.inner.formats.jaeger && self.inner.fields.contains(Propagate::BAGGAGE)
+    }
+
+    /// Writes baggage alone, in each format that carries it: for baggage
+    /// that travels without a trace (W3C Baggage is independent of it).
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn inject_baggage<C: Carrier + ?Sized>(&self, baggage: &Baggage, carrier: &mut C) {
+        if !self.inner.fields.contains(Propagate::BAGGAGE) {
+            return;
+        }
+        if self.inner.formats.baggage
+            && let Some(value) = baggage.header_value()
+        {
+            carrier.set(BAGGAGE, value.clone());
+        }
+        if self.inner.formats.jaeger {
+            formats::inject_jaeger_baggage(baggage, carrier);
+        }
+    }
+}
+
 impl fmt::Debug for Propagator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Propagator")

@@ -22,7 +22,7 @@ use opentelemetry::{
 };
 
 use crate::{
-    codec::{BAGGAGE, Baggage, SpanId, TraceFlags, TraceId, TraceState},
+    codec::{Baggage, SpanId, TraceFlags, TraceId, TraceState, UBERCTX_PREFIX},
     context::TraceContext,
     policy::Propagate,
     propagation::Propagator,
@@ -165,9 +165,16 @@ impl TraceContext {
 
 /// Reads the headers this propagator handles out of an OpenTelemetry
 /// extractor into a `HeaderMap`, so extraction runs through the one parser.
-fn headers_from(extractor: &dyn Extractor, names: &[String]) -> HeaderMap {
+fn headers_from(extractor: &dyn Extractor, propagator: &Propagator) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    for name in names {
+    let names = propagator.header_names().iter().map(String::as_str);
+    let uberctx = propagator.reads_uberctx().then(|| {
+        extractor
+            .keys()
+            .into_iter()
+            .filter(|key| key.len() <= 256 && key.to_ascii_lowercase().starts_with(UBERCTX_PREFIX))
+    });
+    for name in names.chain(uberctx.into_iter().flatten()) {
         let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
             continue;
         };
@@ -189,11 +196,7 @@ impl TextMapPropagator for Propagator {
         match TraceContext::from_otel_context(cx) {
             Some(ours) => self.inject(&ours, Propagate::ALL, &mut headers),
             // Baggage travels without a trace: W3C Baggage is independent.
-            None => {
-                if let Some(value) = from_otel_baggage(cx.baggage()).header_value() {
-                    headers.insert(BAGGAGE, value.clone());
-                }
-            }
+            None => self.inject_baggage(&from_otel_baggage(cx.baggage()), &mut headers),
         }
         for (name, value) in &headers {
             if let Ok(value) = value.to_str() {
@@ -203,7 +206,7 @@ impl TextMapPropagator for Propagator {
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        let headers = headers_from(extractor, self.header_names());
+        let headers = headers_from(extractor, self);
         let incoming = self.extract(&headers);
         let baggage = incoming.baggage.clone();
         let mut out = cx.clone();
@@ -342,5 +345,46 @@ mod tests {
         Propagator::default().inject_context(&cx, &mut out);
         assert_eq!(out.get("baggage").map(String::as_str), Some("k=v%20w"));
         assert!(!out.contains_key("traceparent"));
+    }
+
+    #[test]
+    fn b3_and_jaeger_as_a_text_map_propagator() {
+        use crate::propagation::Format;
+
+        let propagator = Propagator::default().with_formats([Format::B3, Format::Jaeger]);
+        let fields: Vec<&str> = propagator.fields().collect();
+        assert!(
+            fields.contains(&"b3") && fields.contains(&"uber-trace-id"),
+            "{fields:?}"
+        );
+
+        let mut carrier = HashMap::new();
+        carrier.insert(
+            "uber-trace-id".to_owned(),
+            "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1".to_owned(),
+        );
+        carrier.insert("uberctx-tenant".to_owned(), "acme%20eu".to_owned());
+        let cx = TextMapPropagator::extract(&propagator, &carrier);
+        let span = cx.span();
+        assert!(span.span_context().is_valid() && span.span_context().is_sampled());
+        assert_eq!(
+            cx.baggage().get("tenant").map(|v| v.as_str().to_owned()),
+            Some("acme eu".to_owned()),
+            "uberctx- keys found among the extractor's keys"
+        );
+        let mut out = HashMap::new();
+        propagator.inject_context(&cx, &mut out);
+        assert_eq!(
+            out["b3"],
+            "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1"
+        );
+        assert_eq!(out["uberctx-tenant"], "acme%20eu");
+
+        // Baggage alone, in the format that carries it.
+        let alone = Context::new().with_baggage([opentelemetry::KeyValue::new("k", "v w")]);
+        let mut out = HashMap::new();
+        propagator.inject_context(&alone, &mut out);
+        assert_eq!(out.get("uberctx-k").map(String::as_str), Some("v%20w"));
+        assert!(!out.contains_key("baggage") && !out.contains_key("b3"));
     }
 }
