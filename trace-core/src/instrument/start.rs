@@ -78,10 +78,10 @@ impl Incoming {
             ..
         } = self;
         let mut parent_trust = trust.parent();
-        // What the caller said of sampling counts only where its decisions
-        // are trusted.
-        let believed = parent_trust == ParentTrust::Continue;
-        if believed && sampling == CallerSampling::Deferred && parent.is_some() {
+        // What the caller said of sampling beyond the sampled flag (B3,
+        // Jaeger), which counts only where its decisions are trusted.
+        let said = sampling != CallerSampling::Flag && parent_trust == ParentTrust::Continue;
+        if said && sampling == CallerSampling::Deferred && parent.is_some() {
             // B3's defer: "I don't know yet", decided here as at a root.
             parent_trust = ParentTrust::Resample;
         }
@@ -112,12 +112,8 @@ impl Incoming {
         // A decision sent without ids: the sampler sees it as a remote
         // parent's, though the trace is new (there is no span to parent).
         let alone = match sampling {
-            CallerSampling::Alone(decision) if believed && !is_child => {
-                Some(TraceContext::remote(TraceParent::new(
-                    context.trace_id(),
-                    SpanId::random(),
-                    context.flags().with_sampled(decision.is_sampled()),
-                )))
+            CallerSampling::Alone(decision) if said && !is_child => {
+                Some(decision_alone(&context, decision))
             }
             _ => None,
         };
@@ -140,13 +136,14 @@ impl Incoming {
             context.become_child();
         }
         let decision = decide(&mut context, result);
-        // Debug is passed on while this service samples the trace.
-        context.debug = believed
-            && decision.is_sampled()
-            && matches!(
-                sampling,
-                CallerSampling::Debug | CallerSampling::Alone(B3Sampling::Debug)
-            );
+        if said {
+            // Debug is passed on while this service samples the trace.
+            context.debug = decision.is_sampled()
+                && matches!(
+                    sampling,
+                    CallerSampling::Debug | CallerSampling::Alone(B3Sampling::Debug)
+                );
+        }
         Started { context, decision }
     }
 }
@@ -198,6 +195,18 @@ fn start(
     };
     let decision = decide(&mut context, result);
     Started { context, decision }
+}
+
+/// A B3 decision sent without ids, as the sampler sees it: a remote parent
+/// in the new trace with that decision (there is no span to parent).
+#[cold]
+#[inline(never)]
+fn decision_alone(context: &TraceContext, decision: B3Sampling) -> TraceContext {
+    TraceContext::remote(TraceParent::new(
+        context.trace_id(),
+        SpanId::random(),
+        context.flags().with_sampled(decision.is_sampled()),
+    ))
 }
 
 /// What the sampler decides for a span of `trace_id` under `parent`.

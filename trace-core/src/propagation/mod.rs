@@ -124,11 +124,26 @@ struct Config {
     /// What [`Propagator::propagating`] allows (all by default).
     allowed: Propagate,
     formats: Formats,
+    /// What extraction reads, decided once from the formats and fields.
+    reads: Reads,
     correlation_read: Vec<HeaderName>,
     correlation_write: HeaderName,
     /// Every header this propagator reads, kept as text for APIs that
     /// lend the names out (OpenTelemetry's `TextMapPropagator::fields`).
     header_names: Box<[String]>,
+}
+
+/// What [`Propagator::extract`] reads: one flag each, so that the default
+/// (W3C) path asks one question per header.
+#[derive(Clone, Copy)]
+struct Reads {
+    traceparent: bool,
+    tracestate: bool,
+    baggage: bool,
+    /// B3 or Jaeger trace context.
+    foreign: bool,
+    /// Jaeger's `uberctx-` baggage.
+    uberctx: bool,
 }
 
 impl Config {
@@ -164,10 +179,19 @@ impl Config {
         if fields.contains(Propagate::CORRELATION_ID) {
             names.extend(correlation_read.iter().map(|n| n.as_str().to_owned()));
         }
+        let traceparent = formats.trace_context && fields.contains(Propagate::TRACEPARENT);
+        let reads = Reads {
+            traceparent,
+            tracestate: traceparent && fields.contains(Propagate::TRACESTATE),
+            baggage: formats.baggage && fields.contains(Propagate::BAGGAGE),
+            foreign: formats.foreign() && fields.contains(Propagate::TRACEPARENT),
+            uberctx: formats.jaeger && fields.contains(Propagate::BAGGAGE),
+        };
         Self {
             fields,
             allowed,
             formats,
+            reads,
             correlation_read,
             correlation_write,
             header_names: names.into(),
@@ -359,12 +383,11 @@ impl Propagator {
             return incoming;
         }
         let found = self.find(carrier);
-        let formats = &config.formats;
+        let reads = config.reads;
 
-        let w3c = formats.trace_context && fields.contains(Propagate::TRACEPARENT);
-        let traceparent = if w3c {
+        if reads.traceparent {
             let seen = found.traceparent;
-            match seen.first {
+            incoming.parent = match seen.first {
                 None => None,
                 Some(_) if seen.repeated => {
                     incoming.dropped.traceparent = Some(DropReason::Repeated);
@@ -373,21 +396,16 @@ impl Propagator {
                 Some(line) => TraceParent::try_from(line)
                     .map_err(|e| incoming.dropped.traceparent = Some(DropReason::Invalid(e.kind())))
                     .ok(),
+            };
+            if incoming.parent.is_some() {
+                incoming.format = Some(Format::TraceContext);
             }
-        } else {
-            None
-        };
-        let foreign = formats.foreign() && fields.contains(Propagate::TRACEPARENT);
-        if foreign {
-            let others = formats::Found::find(carrier, formats);
-            let present = w3c && found.traceparent.first.is_some();
-            formats::choose(formats, &others, traceparent, present, &mut incoming);
-        } else if traceparent.is_some() {
-            incoming.parent = traceparent;
-            incoming.format = Some(Format::TraceContext);
+        }
+        if reads.foreign {
+            self.choose_format(carrier, found.traceparent.first.is_some(), &mut incoming);
         }
 
-        if w3c && fields.contains(Propagate::TRACESTATE) && found.tracestate.first.is_some() {
+        if reads.tracestate && found.tracestate.first.is_some() {
             if incoming.format != Some(Format::TraceContext) {
                 incoming.dropped.tracestate = Some(DropReason::NoValidParent);
             } else {
@@ -403,8 +421,7 @@ impl Propagator {
             }
         }
 
-        let baggage = fields.contains(Propagate::BAGGAGE);
-        if baggage && formats.baggage && found.baggage.first.is_some() {
+        if reads.baggage && found.baggage.first.is_some() {
             let (baggage, dropped) = if found.baggage.repeated {
                 Baggage::from_header_values(carrier.get_all_values(&BAGGAGE))
             } else {
@@ -413,7 +430,7 @@ impl Propagator {
             incoming.baggage = baggage;
             incoming.dropped.baggage = dropped.map(|e| DropReason::Invalid(e.kind()));
         }
-        if baggage && formats.jaeger {
+        if reads.uberctx {
             incoming.baggage = formats::with_jaeger_baggage(
                 std::mem::take(&mut incoming.baggage),
                 carrier,
@@ -437,6 +454,25 @@ impl Propagator {
             }
         }
         incoming
+    }
+
+    /// Where B3 or Jaeger is on: the context from the first format, in
+    /// order, that yields one (the W3C one, if any, already in
+    /// `incoming.parent`). Out of line: the W3C path does not pay for it.
+    #[cold]
+    #[inline(never)]
+    fn choose_format<C: Carrier + ?Sized>(
+        &self,
+        carrier: &C,
+        traceparent_present: bool,
+        incoming: &mut Incoming,
+    ) {
+        let formats = &self.inner.formats;
+        let others = formats::Found::find(carrier, formats);
+        let traceparent = incoming.parent.take();
+        incoming.format = None;
+        let present = self.inner.reads.traceparent && traceparent_present;
+        formats::choose(formats, &others, traceparent, present, incoming);
     }
 
     /// The headers `extract` reads, found in one pass over the carrier.
