@@ -116,8 +116,16 @@ impl TraceService for Store {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.keep(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+impl Store {
+    /// Keeps every span of an export request, with its service's name.
+    fn keep(&self, export: ExportTraceServiceRequest) {
         let mut received = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for resource_spans in request.into_inner().resource_spans {
+        for resource_spans in export.resource_spans {
             let service = resource_spans
                 .resource
                 .as_ref()
@@ -134,7 +142,6 @@ impl TraceService for Store {
                 }));
             }
         }
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
 
@@ -185,6 +192,190 @@ impl Receiver {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+}
+
+/// A test CA and a server certificate it signed for `127.0.0.1` and
+/// `localhost`, all PEM (feature `tls`).
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone)]
+pub struct TestCertificates {
+    /// The CA's certificate: what a client trusts.
+    pub ca: String,
+    /// The server's certificate.
+    pub server: String,
+    /// The server's private key.
+    pub server_key: String,
+    /// A client certificate the CA signed, for mutual TLS.
+    pub client: String,
+    /// The client's private key.
+    pub client_key: String,
+}
+
+#[cfg(feature = "tls")]
+impl TestCertificates {
+    /// A new CA, and server and client certificates signed by it.
+    ///
+    /// # Panics
+    ///
+    /// When `rcgen` cannot make them.
+    #[must_use]
+    pub fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "trace-rs test CA");
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let leaf = |names: Vec<String>| {
+            let key = KeyPair::generate().unwrap();
+            let cert = CertificateParams::new(names)
+                .unwrap()
+                .signed_by(&key, &ca)
+                .unwrap();
+            (cert.pem(), key.serialize_pem())
+        };
+        let (server, server_key) = leaf(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]);
+        let (client, client_key) = leaf(vec!["client.test".to_owned()]);
+        Self {
+            ca: ca.pem(),
+            server,
+            server_key,
+            client,
+            client_key,
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Default for TestCertificates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Receiver {
+    /// An OTLP/gRPC receiver over TLS with `certificates`' server identity:
+    /// its endpoint is `https://127.0.0.1:{port}`. With `mutual`, it asks
+    /// for a client certificate signed by the test CA.
+    pub async fn start_grpc_tls(
+        certificates: &TestCertificates,
+        mutual: bool,
+    ) -> std::io::Result<Self> {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("https://{}", listener.local_addr()?);
+        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
+            &certificates.server,
+            &certificates.server_key,
+        ));
+        if mutual {
+            tls = tls.client_ca_root(Certificate::from_pem(&certificates.ca));
+        }
+        let mut builder = Server::builder()
+            .tls_config(tls)
+            .map_err(std::io::Error::other)?;
+        let store = Store::default();
+        let server = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let _ = builder
+                    .add_service(TraceServiceServer::new(store))
+                    .serve_with_incoming(TcpIncoming::from(listener))
+                    .await;
+            }
+        });
+        Ok(Self {
+            endpoint,
+            store,
+            server,
+        })
+    }
+
+    /// An OTLP/HTTP (protobuf) receiver over TLS: `POST /v1/traces` at
+    /// `https://127.0.0.1:{port}`; the endpoint given is that URL whole.
+    pub async fn start_http_tls(certificates: &TestCertificates) -> std::io::Result<Self> {
+        use std::sync::Arc as StdArc;
+
+        use http_body_util::BodyExt as _;
+        use hyper::{Response, StatusCode, body::Incoming, service::service_fn};
+        use hyper_util::rt::TokioIo;
+        use prost::Message as _;
+        use tokio_rustls::{
+            TlsAcceptor,
+            rustls::{
+                ServerConfig,
+                pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _},
+            },
+        };
+
+        let certs = CertificateDer::pem_slice_iter(certificates.server.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(std::io::Error::other)?;
+        let key = PrivateKeyDer::from_pem_slice(certificates.server_key.as_bytes())
+            .map_err(std::io::Error::other)?;
+        let config = ServerConfig::builder_with_provider(StdArc::new(
+            tokio_rustls::rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(std::io::Error::other)?;
+        let acceptor = TlsAcceptor::from(StdArc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("https://{}/v1/traces", listener.local_addr()?);
+        let store = Store::default();
+        let server = tokio::spawn({
+            let store = store.clone();
+            async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let (acceptor, store) = (acceptor.clone(), store.clone());
+                    tokio::spawn(async move {
+                        let Ok(stream) = acceptor.accept(stream).await else {
+                            return;
+                        };
+                        let service = service_fn(move |request: hyper::Request<Incoming>| {
+                            let store = store.clone();
+                            async move {
+                                let ok = request.uri().path() == "/v1/traces";
+                                let body = request.into_body().collect().await?.to_bytes();
+                                let status = match ExportTraceServiceRequest::decode(body) {
+                                    Ok(export) if ok => {
+                                        store.keep(export);
+                                        StatusCode::OK
+                                    }
+                                    _ => StatusCode::BAD_REQUEST,
+                                };
+                                let reply = ExportTraceServiceResponse::default().encode_to_vec();
+                                let mut response = Response::new(http_body_util::Full::new(
+                                    hyper::body::Bytes::from(reply),
+                                ));
+                                *response.status_mut() = status;
+                                response.headers_mut().insert(
+                                    "content-type",
+                                    hyper::header::HeaderValue::from_static(
+                                        "application/x-protobuf",
+                                    ),
+                                );
+                                Ok::<_, hyper::Error>(response)
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            }
+        });
+        Ok(Self {
+            endpoint,
+            store,
+            server,
+        })
     }
 }
 

@@ -3,6 +3,8 @@
 //! `opentelemetry::Context`, the recorder, and [`OtelSetup`]: the SDK set up
 //! in one call from the standard environment.
 
+#[cfg(feature = "otlp")]
+mod otlp;
 mod propagator;
 mod recorder;
 mod setup;

@@ -61,7 +61,9 @@ type AddExporter = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilde
 /// | `OTEL_PROPAGATORS` | here ([`Propagator::from_env`]) | [`propagator`](Self::propagator) |
 /// | `OTEL_TRACES_EXPORTER` | here: `otlp` (the default), `console` (standard output, with `opentelemetry-stdout`), `none`, comma-separated; any other name is an error | [`exporter`](Self::exporter) |
 /// | `OTEL_EXPORTER_OTLP_PROTOCOL` | here (feature `otlp`): `grpc` or `http/protobuf` (the default) | `otlp_protocol` |
-/// | `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `_COMPRESSION` | `opentelemetry-otlp` | `otlp_endpoint`, or [`exporter`](Self::exporter) |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | `opentelemetry-otlp`, checked here first: an `http://` or `https://` URL with a host (gRPC also takes `host:port`, `https` unless `OTEL_EXPORTER_OTLP_INSECURE` is `true`); `https` needs the feature `otlp-tls` | `otlp_endpoint`, or [`exporter`](Self::exporter) |
+/// | `OTEL_EXPORTER_OTLP_CERTIFICATE`, `_CLIENT_CERTIFICATE`, `_CLIENT_KEY`, and their `_TRACES_` forms | here (feature `otlp-tls`): PEM files, the CA trusted beside the system's roots and the client identity for mutual TLS, on both transports; set without the feature, an error | [`exporter`](Self::exporter) |
+/// | `OTEL_EXPORTER_OTLP_COMPRESSION` | `opentelemetry-otlp` | [`exporter`](Self::exporter) |
 /// | `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_HEADERS` and their `_TRACES_` forms | `opentelemetry-otlp`, checked here first: a whole number of milliseconds; `key=value` pairs of header names and (percent-decoded) header values | [`exporter`](Self::exporter) |
 /// | `OTEL_BSP_SCHEDULE_DELAY`, `_EXPORT_TIMEOUT`, `_MAX_QUEUE_SIZE`, `_MAX_EXPORT_BATCH_SIZE` | the SDK's batch processor, checked here first: whole numbers | [`exporter`](Self::exporter) |
 ///
@@ -591,31 +593,11 @@ fn otlp_exporter(
     protocol: Option<OtlpProtocol>,
     endpoint: Option<String>,
 ) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
-    use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig as _};
-
     let protocol = match protocol {
         Some(protocol) => protocol,
         None => otlp_protocol(EnvVarError::read("OTEL_EXPORTER_OTLP_PROTOCOL")?.as_deref())?,
     };
-    let exporter = match protocol {
-        OtlpProtocol::Grpc => {
-            let mut builder = SpanExporter::builder().with_tonic();
-            if let Some(endpoint) = endpoint {
-                builder = builder.with_endpoint(endpoint);
-            }
-            builder.build()
-        }
-        OtlpProtocol::HttpProtobuf => {
-            let mut builder = SpanExporter::builder()
-                .with_http()
-                .with_protocol(Protocol::HttpBinary);
-            if let Some(endpoint) = endpoint {
-                builder = builder.with_endpoint(endpoint);
-            }
-            builder.build()
-        }
-    };
-    exporter.map_err(|error| SetupError::Exporter(error.to_string()))
+    super::otlp::exporter(protocol, endpoint)
 }
 
 /// The SDK's sampler under [`OtelSetup`]: a span our recorder starts was
