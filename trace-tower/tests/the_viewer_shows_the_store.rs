@@ -518,6 +518,24 @@ async fn events_show_and_attributes_find_their_traces() {
 /// and without the trailing slash, and its own page views are not traced
 /// into the store it shows.
 #[tokio::test]
+async fn nested_under_a_traced_router_it_does_not_record_itself() {
+    let store = InMemoryRecorder::new(100);
+    // As the README used to show: nested, then the layer over everything.
+    let app = Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        .nest("/viewer", Viewer::new(store.clone()).at("/viewer").router())
+        .layer(TraceContextLayer::new().recorder(store.clone()));
+    let base = serve(app).await;
+    assert_eq!(page(&format!("{base}/hello")).await, "hello");
+    for path in ["/viewer", "/viewer/dependencies", "/viewer/api/traces", "/viewer/nothing-here"] {
+        let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert!(response.headers().contains_key("x-request-id"), "{path}: still propagated");
+    }
+    let names: Vec<_> = store.finished().iter().map(|s| s.name.clone()).collect();
+    assert_eq!(names, ["GET /hello"], "the viewer's own requests are not in the store");
+}
+
+#[tokio::test]
 async fn mounted_after_the_layers_it_does_not_record_itself() {
     let store = InMemoryRecorder::new(100);
     let app = Router::new()

@@ -11,6 +11,6 @@ pub(crate) use self::hooks::Hooks;
 pub use self::{
     client::{ClientCall, ClientTracing, NoContext},
     hooks::{ResponseInfo, UrlTemplate},
-    server::{Protocol, ResponseTraceContext, ServerSpan, ServerStart, ServerTracing},
+    server::{Protocol, ResponseTraceContext, ServerSpan, ServerStart, ServerTracing, Unrecorded},
     start::Started,
 };

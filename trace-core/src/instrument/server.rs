@@ -154,6 +154,31 @@ pub struct ServerStart {
     pub tracing_span: Option<tracing::Span>,
 }
 
+/// A response extension: a response that carries it leaves its server span
+/// unrecorded, for a recorder that keeps a span only when it ends (the
+/// in-memory store). The trace viewer marks its own responses with it, so
+/// that a viewer nested under a traced router does not show its own page
+/// views. The OpenTelemetry SDK and `tracing` end a span that is dropped
+/// unended, so under them the span is recorded as it stands.
+///
+/// # Examples
+///
+/// ```
+/// use http::{Request, Response};
+/// use trace_core::{InMemoryRecorder, ServerTracing, instrument::Unrecorded};
+///
+/// let store = InMemoryRecorder::new(16);
+/// let tracing = ServerTracing::new().recorder(store.clone());
+/// let started = tracing.start(&Request::new(()), None, None);
+/// let mut response = Response::new(());
+/// response.extensions_mut().insert(Unrecorded);
+/// let (mut head, body) = response.into_parts();
+/// drop(tracing.response(started.span, &started.context, &mut head, body));
+/// assert!(store.finished().is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unrecorded;
+
 /// A server request's span while the request runs.
 ///
 /// # Examples
@@ -518,6 +543,10 @@ impl ServerTracing {
         head: &mut response::Parts,
         body: B,
     ) -> SpanBody<B> {
+        let mut span = span;
+        if head.extensions.get::<Unrecorded>().is_some() {
+            span.span.discard();
+        }
         match self.at_head(span, context, head.status, &mut head.headers) {
             AtHead::Ended => SpanBody::new(body, Span::none(), Status::Unset),
             AtHead::WithBody(span, status) => SpanBody::new(body, span, status),
@@ -553,6 +582,10 @@ impl ServerTracing {
         response: &mut http::Response<B>,
     ) {
         let status = response.status();
+        let mut span = span;
+        if response.extensions().get::<Unrecorded>().is_some() {
+            span.span.discard();
+        }
         match self.at_head(span, context, status, response.headers_mut()) {
             AtHead::Ended => {}
             AtHead::WithBody(span, status) => span.end(status, Vec::new()),

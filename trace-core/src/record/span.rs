@@ -148,6 +148,12 @@ impl Active {
         }
     }
 
+    fn discard(&self) {
+        // Dropped unended: a recorder that keeps spans when they end keeps
+        // nothing; the later calls of the contexts that hold it do nothing.
+        drop(self.lock().take());
+    }
+
     pub(crate) fn recorder(&self) -> Option<&Arc<dyn Recorder>> {
         self.recorder.as_ref().map(|r| &r.0)
     }
@@ -347,6 +353,16 @@ impl Span {
     pub fn set_name(&mut self, name: &str) {
         if let Some(active) = &self.recording {
             active.with(|recording, limits| recording.span.set_name(limits.cut_str(name)));
+        }
+    }
+
+    /// Drops the recording without ending it: a recorder that keeps a span
+    /// only when it ends (the in-memory store) keeps nothing of it; the
+    /// OpenTelemetry SDK and `tracing` end a span dropped unended, so there
+    /// it is recorded as it stands. The span records nothing after this.
+    pub fn discard(&mut self) {
+        if let Some(active) = self.recording.take() {
+            active.discard();
         }
     }
 

@@ -111,7 +111,10 @@ impl Viewer {
     }
 
     /// The router: `/` (the list), `/traces/{trace_id}`, `/dependencies`,
-    /// and `/api/...`.
+    /// and `/api/...`. Its responses carry
+    /// [`Unrecorded`](trace_core::instrument::Unrecorded): nested under a
+    /// traced router, the viewer's page views are not kept in the in-memory
+    /// store it shows.
     pub fn router(self) -> Router {
         Router::new()
             .route("/", get(list))
@@ -124,6 +127,9 @@ impl Viewer {
             // Its own 404s, under its own path, so that a mounted viewer's
             // do not fall through to the app's (traced) fallback.
             .fallback(|| async { (StatusCode::NOT_FOUND, "no such page in the trace viewer\n") })
+            // Every response of its own, 404s too, marked unrecorded: nested
+            // under a traced router, the viewer does not show itself.
+            .layer(axum::middleware::map_response(unrecorded))
             .with_state(self)
     }
 
@@ -169,6 +175,13 @@ impl Viewer {
         all.reverse();
         all
     }
+}
+
+/// Marks a response of the viewer's so that a traced router it is nested
+/// under does not record it into the store it shows.
+async fn unrecorded(mut response: axum::response::Response) -> axum::response::Response {
+    response.extensions_mut().insert(trace_core::instrument::Unrecorded);
+    response
 }
 
 /// No script, no request elsewhere: what the pages need and nothing more.
