@@ -181,6 +181,39 @@ try {
   );
   assert.deepEqual(edges.sort(), expected.sort());
   assert.equal(await page.locator('#graph g.node').count(), 3, 'three services');
+  // Each edge's label, as drawn: its box crosses no node, no other label
+  // and no line.
+  const overlaps = await page.$eval('#graph', (svg) => {
+    const origin = svg.getBoundingClientRect();
+    const boxes = (selector) => [...svg.querySelectorAll(selector)].map((el) => el.getBoundingClientRect());
+    const labels = boxes('g.edge text');
+    const nodes = boxes('g.node rect:first-of-type');
+    const lines = [...svg.querySelectorAll('g.edge line')].map((l) => [
+      origin.x + l.x1.baseVal.value, origin.y + l.y1.baseVal.value,
+      origin.x + l.x2.baseVal.value, origin.y + l.y2.baseVal.value,
+    ]);
+    const meet = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    const crosses = (r, [ax, ay, bx, by]) => {
+      let [t0, t1] = [0, 1];
+      const [dx, dy] = [bx - ax, by - ay];
+      for (const [p, q] of [[-dx, ax - r.left], [dx, r.right - ax], [-dy, ay - r.top], [dy, r.bottom - ay]]) {
+        if (p === 0) { if (q < 0) return false; continue; }
+        const t = q / p;
+        if (p < 0) t0 = Math.max(t0, t); else t1 = Math.min(t1, t);
+        if (t0 > t1) return false;
+      }
+      return true;
+    };
+    const found = [];
+    labels.forEach((label, i) => {
+      nodes.forEach((node, j) => meet(label, node) && found.push(`label ${i} over node ${j}`));
+      labels.forEach((other, j) => j > i && meet(label, other) && found.push(`label ${i} over label ${j}`));
+      lines.forEach((line, j) => crosses(label, line) && found.push(`label ${i} over line ${j}`));
+    });
+    return { found, labels: labels.length };
+  });
+  assert.deepEqual(overlaps.found, [], 'edge labels keep clear of lines, nodes and each other');
+  assert.equal(overlaps.labels, edges.length, 'a label per edge');
   await page.screenshot({ path: join(shots, 'dependencies.png'), fullPage: true });
   console.log(`dependencies: ${edges.join(', ')}`);
 

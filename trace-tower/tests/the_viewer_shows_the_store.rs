@@ -527,12 +527,24 @@ async fn nested_under_a_traced_router_it_does_not_record_itself() {
         .layer(TraceContextLayer::new().recorder(store.clone()));
     let base = serve(app).await;
     assert_eq!(page(&format!("{base}/hello")).await, "hello");
-    for path in ["/viewer", "/viewer/dependencies", "/viewer/api/traces", "/viewer/nothing-here"] {
+    for path in [
+        "/viewer",
+        "/viewer/dependencies",
+        "/viewer/api/traces",
+        "/viewer/nothing-here",
+    ] {
         let response = reqwest::get(format!("{base}{path}")).await.unwrap();
-        assert!(response.headers().contains_key("x-request-id"), "{path}: still propagated");
+        assert!(
+            response.headers().contains_key("x-request-id"),
+            "{path}: still propagated"
+        );
     }
     let names: Vec<_> = store.finished().iter().map(|s| s.name.clone()).collect();
-    assert_eq!(names, ["GET /hello"], "the viewer's own requests are not in the store");
+    assert_eq!(
+        names,
+        ["GET /hello"],
+        "the viewer's own requests are not in the store"
+    );
 }
 
 #[tokio::test]

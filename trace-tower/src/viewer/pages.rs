@@ -426,9 +426,150 @@ pub(crate) struct Edge {
     pub(crate) y1: f64,
     pub(crate) x2: f64,
     pub(crate) y2: f64,
+    /// What the label says, and where its text's middle and baseline go.
+    pub(crate) label: String,
     pub(crate) label_x: f64,
     pub(crate) label_y: f64,
     pub(crate) own: bool,
+}
+
+/// A box on the graph: its left, top, width and height.
+#[derive(Clone, Copy, Debug)]
+struct Boxed {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
+impl Boxed {
+    fn overlaps(&self, other: &Self) -> bool {
+        self.x < other.x + other.w
+            && other.x < self.x + self.w
+            && self.y < other.y + other.h
+            && other.y < self.y + self.h
+    }
+
+    /// Whether the segment from `a` to `b` passes through the box (the
+    /// segment clipped to it, Liang-Barsky).
+    fn crossed_by(&self, (ax, ay): (f64, f64), (bx, by): (f64, f64)) -> bool {
+        let (dx, dy) = (bx - ax, by - ay);
+        let (mut t0, mut t1) = (0.0_f64, 1.0_f64);
+        for (p, q) in [
+            (-dx, ax - self.x),
+            (dx, self.x + self.w - ax),
+            (-dy, ay - self.y),
+            (dy, self.y + self.h - ay),
+        ] {
+            if p == 0.0 {
+                if q < 0.0 {
+                    return false;
+                }
+            } else {
+                let t = q / p;
+                if p < 0.0 {
+                    t0 = t0.max(t);
+                } else {
+                    t1 = t1.min(t);
+                }
+                if t0 > t1 {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// A label's box as a browser draws 12 px text with a 2 px halo: a
+/// generous width per character, so that the real one fits inside.
+fn label_box(text: &str, middle: f64, baseline: f64) -> Boxed {
+    #[allow(clippy::cast_precision_loss)]
+    let w = text.chars().count() as f64 * 7.4 + 8.0;
+    Boxed {
+        x: middle - w / 2.0,
+        y: baseline - 13.0,
+        w,
+        h: 17.0,
+    }
+}
+
+/// The segments an edge is drawn with: a line, or a self-call's curve to
+/// the right of its node as a few straight pieces.
+fn segments(e: &Edge) -> Vec<((f64, f64), (f64, f64))> {
+    if !e.own {
+        return vec![((e.x1, e.y1), (e.x2, e.y2))];
+    }
+    // The template's cubic: (x1, y1-10) (x1+40, y1-30) (x1+40, y2+30) (x2, y2).
+    let p = [
+        (e.x1, e.y1 - 10.0),
+        (e.x1 + 40.0, e.y1 - 30.0),
+        (e.x1 + 40.0, e.y2 + 30.0),
+        (e.x2, e.y2),
+    ];
+    let at = |t: f64| {
+        let u = 1.0 - t;
+        let (a, b, c, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+        (
+            a * p[0].0 + b * p[1].0 + c * p[2].0 + d * p[3].0,
+            a * p[0].1 + b * p[1].1 + c * p[2].1 + d * p[3].1,
+        )
+    };
+    (0..8)
+        .map(|i| (at(f64::from(i) / 8.0), at(f64::from(i + 1) / 8.0)))
+        .collect()
+}
+
+/// Puts each edge's label where its box crosses no line, no node and no
+/// other label: along its line, above or below it by what its slope needs,
+/// the middle first; right of a self-call's curve. A label with no free
+/// place keeps the first.
+fn place_labels(edges: &mut [Edge], nodes: &[Boxed]) {
+    let lines: Vec<_> = edges.iter().flat_map(segments).collect();
+    let mut placed: Vec<Boxed> = Vec::new();
+    for e in edges.iter_mut() {
+        let mut candidates = Vec::new();
+        if e.own {
+            for dy in [0.0, 20.0, -20.0, 40.0] {
+                let w = label_box(&e.label, 0.0, 0.0).w;
+                candidates.push((e.x1 + 48.0 + w / 2.0, (e.y1 + e.y2) / 2.0 + 4.0 + dy));
+            }
+        } else {
+            let w = label_box(&e.label, 0.0, 0.0).w;
+            let slope = if e.x2 == e.x1 {
+                0.0
+            } else {
+                (e.y2 - e.y1) / (e.x2 - e.x1)
+            };
+            // The line's rise across half the label, and clearance.
+            let clear = slope.abs() * w / 2.0 + 3.0;
+            // From the middle outwards, in twentieths of the line; each
+            // above the line, then below it, then a row further out.
+            for step in 0..17 {
+                let sign = if step % 2 == 0 { 1.0 } else { -1.0 };
+                let t = 0.5 + sign * f64::from((step + 1) / 2) * 0.05;
+                let (x, y) = (e.x1 + t * (e.x2 - e.x1), e.y1 + t * (e.y2 - e.y1));
+                for further in [0.0, 18.0] {
+                    candidates.push((x, y - clear - 4.0 - further));
+                    candidates.push((x, y + clear + 13.0 + further));
+                }
+            }
+        }
+        let free = |&(x, y): &(f64, f64)| {
+            let b = label_box(&e.label, x, y);
+            !nodes.iter().any(|n| n.overlaps(&b))
+                && !placed.iter().any(|p| p.overlaps(&b))
+                && !lines.iter().any(|&(a, c)| b.crossed_by(a, c))
+        };
+        let (x, y) = candidates
+            .iter()
+            .copied()
+            .find(|c| free(c))
+            .unwrap_or(candidates[0]);
+        e.label_x = x;
+        e.label_y = y;
+        placed.push(label_box(&e.label, x, y));
+    }
 }
 
 #[derive(Template)]
@@ -469,7 +610,7 @@ impl<'a> DependenciesPage<'a> {
                 }
             }
         }
-        let (column, row_height, node_width) = (380.0, 90.0, 150.0);
+        let (column, row_height, node_width) = (420.0, 90.0, 150.0);
         let mut in_layer = vec![0_usize; names.len() + 1];
         #[allow(clippy::cast_precision_loss)]
         let nodes: Vec<Node> = names
@@ -487,7 +628,7 @@ impl<'a> DependenciesPage<'a> {
             })
             .collect();
         let at = |name: &str| nodes.iter().find(|n| n.name == name);
-        let edges = dependencies
+        let mut edges: Vec<Edge> = dependencies
             .iter()
             .filter_map(|d| {
                 let (from, to) = (at(&d.parent)?, at(&d.child)?);
@@ -498,6 +639,10 @@ impl<'a> DependenciesPage<'a> {
                 } else {
                     (to.x, to.y + 20.0)
                 };
+                let mut label = format!("{} · {} calls", d.protocol, d.call_count);
+                if d.error_count > 0 {
+                    label.push_str(&format!(" · {} failed", d.error_count));
+                }
                 Some(Edge {
                     parent: d.parent.clone(),
                     child: d.child.clone(),
@@ -508,23 +653,111 @@ impl<'a> DependenciesPage<'a> {
                     y1,
                     x2,
                     y2,
-                    label_x: if own { x1 + 10.0 } else { (x1 + x2) / 2.0 },
-                    label_y: if own { y1 + 8.0 } else { (y1 + y2) / 2.0 - 8.0 },
+                    label,
+                    label_x: 0.0,
+                    label_y: 0.0,
                     own,
                 })
             })
             .collect();
-        #[allow(clippy::cast_precision_loss)]
-        let width = 60.0 + (layer.iter().max().copied().unwrap_or_default() + 1) as f64 * column;
-        #[allow(clippy::cast_precision_loss)]
-        let height = 60.0 + in_layer.iter().max().copied().unwrap_or(1) as f64 * row_height;
+        let boxes: Vec<Boxed> = nodes
+            .iter()
+            .map(|n| Boxed {
+                x: n.x - 4.0,
+                y: n.y - 4.0,
+                w: node_width + 8.0,
+                h: 48.0,
+            })
+            .collect();
+        place_labels(&mut edges, &boxes);
+        // Room for every node and label.
+        let right = edges
+            .iter()
+            .map(|e| label_box(&e.label, e.label_x, e.label_y))
+            .map(|b| b.x + b.w)
+            .chain(nodes.iter().map(|n| n.x + node_width))
+            .fold(0.0_f64, f64::max);
+        let bottom = edges
+            .iter()
+            .map(|e| label_box(&e.label, e.label_x, e.label_y))
+            .map(|b| b.y + b.h)
+            .chain(nodes.iter().map(|n| n.y + 40.0))
+            .fold(0.0_f64, f64::max);
         Self {
             home: home(base),
             base,
             nodes,
             edges,
-            width,
-            height,
+            width: right + 30.0,
+            height: bottom + 30.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dependency(parent: &str, child: &str, calls: usize, errors: usize) -> Dependency {
+        Dependency {
+            parent: parent.to_owned(),
+            child: child.to_owned(),
+            protocol: if child == "inventory" { "gRPC" } else { "HTTP" },
+            call_count: calls,
+            error_count: errors,
+        }
+    }
+
+    /// Fan-out, fan-in, a chain, a self-call and long labels: no label box
+    /// crosses a line, a node or another label.
+    #[test]
+    fn labels_keep_clear_of_lines_nodes_and_each_other() {
+        let graphs = [
+            vec![
+                dependency("gateway", "users", 120, 3),
+                dependency("gateway", "inventory", 95, 0),
+            ],
+            vec![
+                dependency("gateway", "users", 1200, 30),
+                dependency("gateway", "inventory", 950, 12),
+                dependency("gateway", "orders", 800, 0),
+                dependency("gateway", "gateway", 10, 0),
+                dependency("orders", "users", 400, 7),
+                dependency("orders", "inventory", 390, 0),
+                dependency("users", "db", 5000, 100),
+                dependency("inventory", "db", 4000, 0),
+            ],
+        ];
+        for dependencies in graphs {
+            let page = DependenciesPage::new("", &dependencies, &Palette(Vec::new()));
+            let boxes: Vec<_> = page
+                .edges
+                .iter()
+                .map(|e| label_box(&e.label, e.label_x, e.label_y))
+                .collect();
+            let lines: Vec<_> = page.edges.iter().flat_map(segments).collect();
+            for (i, (e, b)) in page.edges.iter().zip(&boxes).enumerate() {
+                let what = format!("{} -> {} at {b:?}", e.parent, e.child);
+                for n in &page.nodes {
+                    let node = Boxed {
+                        x: n.x,
+                        y: n.y,
+                        w: 150.0,
+                        h: 40.0,
+                    };
+                    assert!(!node.overlaps(b), "{what} over node {}", n.name);
+                }
+                for (j, other) in boxes.iter().enumerate() {
+                    assert!(i == j || !other.overlaps(b), "{what} over another label");
+                }
+                for &(a, c) in &lines {
+                    assert!(!b.crossed_by(a, c), "{what} over a line {a:?} {c:?}");
+                }
+                assert!(
+                    b.x >= 0.0 && b.x + b.w <= page.width && b.y >= 0.0 && b.y + b.h <= page.height,
+                    "{what} inside the picture"
+                );
+            }
         }
     }
 }

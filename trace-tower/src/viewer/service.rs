@@ -180,7 +180,9 @@ impl Viewer {
 /// Marks a response of the viewer's so that a traced router it is nested
 /// under does not record it into the store it shows.
 async fn unrecorded(mut response: axum::response::Response) -> axum::response::Response {
-    response.extensions_mut().insert(trace_core::instrument::Unrecorded);
+    response
+        .extensions_mut()
+        .insert(trace_core::instrument::Unrecorded);
     response
 }
 
