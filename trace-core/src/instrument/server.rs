@@ -155,7 +155,8 @@ pub struct ServerStart {
 }
 
 /// A response extension: a response that carries it leaves its server span
-/// unrecorded, for a recorder that keeps a span only when it ends (the
+/// unrecorded ([`ServerTracing::response`], the path of a layer that
+/// records), for a recorder that keeps a span only when it ends (the
 /// in-memory store). The trace viewer marks its own responses with it, so
 /// that a viewer nested under a traced router does not show its own page
 /// views. The OpenTelemetry SDK and `tracing` end a span that is dropped
@@ -178,6 +179,14 @@ pub struct ServerStart {
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unrecorded;
+
+/// Out of the head's line: only a recording span asks.
+#[inline(never)]
+fn discard_if_unrecorded(span: &mut Span, extensions: &http::Extensions) {
+    if extensions.get::<Unrecorded>().is_some() {
+        span.discard();
+    }
+}
 
 /// A server request's span while the request runs.
 ///
@@ -544,8 +553,8 @@ impl ServerTracing {
         body: B,
     ) -> SpanBody<B> {
         let mut span = span;
-        if head.extensions.get::<Unrecorded>().is_some() {
-            span.span.discard();
+        if span.span.is_recording() {
+            discard_if_unrecorded(&mut span.span, &head.extensions);
         }
         match self.at_head(span, context, head.status, &mut head.headers) {
             AtHead::Ended => SpanBody::new(body, Span::none(), Status::Unset),
@@ -582,10 +591,6 @@ impl ServerTracing {
         response: &mut http::Response<B>,
     ) {
         let status = response.status();
-        let mut span = span;
-        if response.extensions().get::<Unrecorded>().is_some() {
-            span.span.discard();
-        }
         match self.at_head(span, context, status, response.headers_mut()) {
             AtHead::Ended => {}
             AtHead::WithBody(span, status) => span.end(status, Vec::new()),
