@@ -171,7 +171,7 @@ pub struct ServerStart {
 /// let store = InMemoryRecorder::new(16);
 /// let tracing = ServerTracing::new().recorder(store.clone());
 /// let started = tracing.start(&Request::new(()), None, None);
-/// let mut response = Response::new(());
+/// let mut response = Response::new(String::new());
 /// response.extensions_mut().insert(Unrecorded);
 /// let (mut head, body) = response.into_parts();
 /// drop(tracing.response(started.span, &started.context, &mut head, body));
