@@ -158,6 +158,24 @@ fn a_64_bit_trace_id_keeps_its_width_in_b3_and_jaeger() {
     assert_eq!(out["b3"], format!("{narrow}-{span}-1"));
     assert_eq!(out["x-b3-traceid"], narrow);
     assert_eq!(out["uber-trace-id"], format!("{narrow}:{span}:0:1"));
+
+    // 128 bits whose high half is zero, in 32 digits: written back in 32.
+    let padded = format!("0000000000000000{narrow}");
+    let incoming = all().extract(&headers(&[("uber-trace-id", &format!("{padded}:{SPAN}:0:1"))]));
+    let cx = incoming.into_remote_context().unwrap().child();
+    let mut out = HeaderMap::new();
+    all().inject(&cx, Propagate::ALL, &mut out);
+    assert_eq!(out["x-b3-traceid"], padded.as_str(), "as wide as it came");
+    assert!(out["b3"].to_str().unwrap().starts_with(&padded));
+    // Through a server, as a proxy passes it on.
+    let narrow_in = all().extract(&headers(&[("b3", &format!("{narrow}-{SPAN}-1"))]));
+    let server = narrow_in
+        .start(Trust::CONTINUE, &ParentBased::new(AlwaysOn), "GET /", SpanKind::Server, &[])
+        .context;
+    assert!(server.is_narrow_trace_id());
+    let mut out = HeaderMap::new();
+    all().inject(&server.child(), Propagate::ALL, &mut out);
+    assert_eq!(out["x-b3-traceid"], narrow);
 }
 
 fn server(

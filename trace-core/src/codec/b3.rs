@@ -79,9 +79,8 @@ impl B3Sampling {
 /// caller defers the decision).
 ///
 /// A 64-bit trace id is kept left-padded with zeros to 128 bits, as W3C
-/// Trace Context needs it, and is written back in 16 digits (B3 and
-/// Jaeger): any trace id whose high 64 bits are zero is, as Zipkin's own
-/// tracers write it. Hex is lowercase only, as the specification says
+/// Trace Context needs it, and written back in the width it came in (see
+/// [`is_narrow`](Self::is_narrow)). Hex is lowercase only, as the specification says
 /// ("lower-hex"). The `ParentSpanId` must be valid when present but is
 /// not kept: OpenTelemetry's rules forbid propagating it.
 ///
@@ -107,6 +106,8 @@ impl B3Sampling {
 pub struct B3 {
     ids: Option<(TraceId, SpanId)>,
     sampling: Option<B3Sampling>,
+    /// The trace id is written in 16 digits.
+    narrow: bool,
 }
 
 /// The longest `b3` value written: a 128-bit trace id, a span id and a
@@ -120,7 +121,23 @@ impl B3 {
         Self {
             ids: Some((trace_id, span_id)),
             sampling,
+            narrow: false,
         }
+    }
+
+    /// This B3 with its trace id written in 16 digits (a 64-bit id), when
+    /// `narrow` and its high 64 bits are zero; else in 32.
+    #[must_use]
+    pub fn with_narrow(mut self, narrow: bool) -> Self {
+        self.narrow = narrow && self.ids.is_some_and(|(t, _)| t.to_bytes()[..8] == [0; 8]);
+        self
+    }
+
+    /// Whether the trace id came (and is written) in 16 digits: a 64-bit
+    /// trace id.
+    #[must_use]
+    pub const fn is_narrow(&self) -> bool {
+        self.narrow
     }
 
     /// A sampling decision alone, without ids (`b3: 0`).
@@ -129,6 +146,7 @@ impl B3 {
         Self {
             ids: None,
             sampling: Some(sampling),
+            narrow: false,
         }
     }
 
@@ -162,7 +180,7 @@ impl B3 {
     fn encode(&self, out: &mut [u8; SINGLE_MAX]) -> usize {
         let mut len = 0;
         if let Some((trace_id, span_id)) = self.ids {
-            len = write_trace_id(trace_id, out);
+            len = write_trace_id(trace_id, self.narrow, out);
             out[len] = b'-';
             encode_hex(&span_id.to_bytes(), &mut out[len + 1..len + 17]);
             len += 17;
@@ -192,6 +210,7 @@ impl B3 {
         let (Some(trace_id), Some(span_id)) = (fields.next(), fields.next()) else {
             return Err(ParseError::new(Kind::B3Layout));
         };
+        let narrow = trace_id.len() == 16;
         let trace_id = parse_trace_id(trace_id)?;
         let span_id = parse_span_id(span_id, Kind::B3SpanId)?;
         let sampling = match fields.next() {
@@ -207,7 +226,7 @@ impl B3 {
         if fields.next().is_some() {
             return Err(ParseError::new(Kind::B3Layout));
         }
-        Ok(Self::new(trace_id, span_id, sampling))
+        Ok(Self::new(trace_id, span_id, sampling).with_narrow(narrow))
     }
 
     /// Reads the `X-B3-*` headers' first values: `Ok(None)` when none of
@@ -228,6 +247,7 @@ impl B3 {
                 Some(_) => return Err(ParseError::new(Kind::B3Sampling)),
             }
         };
+        let narrow = headers.trace_id.is_some_and(|t| trim_ows(t).len() == 16);
         let ids = match (headers.trace_id, headers.span_id) {
             (Some(trace_id), Some(span_id)) => Some((
                 parse_trace_id(trim_ows(trace_id))?,
@@ -241,7 +261,11 @@ impl B3 {
         }
         Ok(match (ids, sampling) {
             (None, None) => None,
-            (ids, sampling) => Some(Self { ids, sampling }),
+            (ids, sampling) => Some(Self {
+                ids,
+                sampling,
+                narrow: narrow && ids.is_some(),
+            }),
         })
     }
 }
@@ -301,11 +325,12 @@ fn parse_parent_span_id(src: &[u8]) -> Result<(), ParseError> {
         .ok_or(ParseError::new(ParseErrorKind::B3ParentSpanId))
 }
 
-/// Writes a trace id as B3 and Jaeger write it: 16 digits when its high 64
-/// bits are zero (a 64-bit id), else 32. Returns the length written.
-pub(crate) fn write_trace_id(trace_id: TraceId, out: &mut [u8]) -> usize {
+/// Writes a trace id as B3 and Jaeger write it: 16 digits for a `narrow`
+/// (64-bit) id whose high 64 bits are zero, else 32. Returns the length
+/// written.
+pub(crate) fn write_trace_id(trace_id: TraceId, narrow: bool, out: &mut [u8]) -> usize {
     let bytes = trace_id.to_bytes();
-    let bytes = if bytes[..8] == [0; 8] {
+    let bytes = if narrow && bytes[..8] == [0; 8] {
         &bytes[8..]
     } else {
         &bytes[..]
@@ -409,6 +434,11 @@ mod tests {
         assert_eq!(b3.to_string(), format!("{}-{SPAN}-1", &TRACE[16..]));
         let wide: B3 = format!("{TRACE}-{SPAN}").parse().unwrap();
         assert_eq!(wide.to_string(), format!("{TRACE}-{SPAN}"));
+        // 128 bits whose high half is zero: written back as they came.
+        let padded = format!("{}{}-{SPAN}", "0".repeat(16), &TRACE[16..]);
+        let b3: B3 = padded.parse().unwrap();
+        assert!(!b3.is_narrow());
+        assert_eq!(b3.to_string(), padded);
     }
 
     #[test]
@@ -534,7 +564,7 @@ mod tests {
                 trace[..8].fill(0);
             }
             trace[15] |= 1;
-            let b3 = B3::new(TraceId::from_bytes(trace), SpanId::from_bytes(span.to_be_bytes()), sampling);
+            let b3 = B3::new(TraceId::from_bytes(trace), SpanId::from_bytes(span.to_be_bytes()), sampling).with_narrow(narrow);
             let text = b3.to_string();
             proptest::prop_assert_eq!(text.parse::<B3>(), Ok(b3));
             proptest::prop_assert_eq!(text.split('-').next().unwrap().len(), if narrow { 16 } else { 32 });

@@ -34,8 +34,8 @@ const DECODED_MAX: usize = 32 + 1 + 16 + 1 + 16 + 1 + 2;
 /// Jaeger's `uber-trace-id`: `{trace-id}:{span-id}:{parent-span-id}:{flags}`.
 ///
 /// - Ids shorter than their width are 0-padded on the left, as receivers
-///   must accept; a 64-bit trace id is written back in 16 digits (see
-///   [`B3`](crate::codec::B3): any trace id whose high 64 bits are zero).
+///   must accept; a trace id of 16 digits or fewer (64 bits) is written
+///   back in 16 ([`is_narrow`](Self::is_narrow)), a longer one in 32.
 ///   Hex of either case is read (the format says "base16" and does not
 ///   restrict the case); lowercase is written.
 /// - A zero trace id or span id is invalid; the deprecated parent-span-id
@@ -64,6 +64,7 @@ pub struct UberTraceId {
     span_id: SpanId,
     sampled: bool,
     debug: bool,
+    narrow: bool,
 }
 
 /// The longest `uber-trace-id` written.
@@ -78,7 +79,23 @@ impl UberTraceId {
             span_id,
             sampled,
             debug: debug && sampled,
+            narrow: false,
         }
+    }
+
+    /// This id with its trace id written in 16 digits (a 64-bit id), when
+    /// `narrow` and its high 64 bits are zero; else in 32.
+    #[must_use]
+    pub fn with_narrow(mut self, narrow: bool) -> Self {
+        self.narrow = narrow && self.trace_id.to_bytes()[..8] == [0; 8];
+        self
+    }
+
+    /// Whether the trace id came (and is written) in 16 digits or fewer: a
+    /// 64-bit trace id.
+    #[must_use]
+    pub const fn is_narrow(&self) -> bool {
+        self.narrow
     }
 
     /// The trace id, left-padded to 128 bits.
@@ -114,7 +131,7 @@ impl UberTraceId {
     }
 
     fn encode(&self, out: &mut [u8; WRITTEN_MAX]) -> usize {
-        let mut len = write_trace_id(self.trace_id, out);
+        let mut len = write_trace_id(self.trace_id, self.narrow, out);
         out[len] = b':';
         encode_hex(&self.span_id.to_bytes(), &mut out[len + 1..len + 17]);
         len += 17;
@@ -148,6 +165,7 @@ impl UberTraceId {
         ) else {
             return Err(ParseError::new(Kind::UberTraceIdLayout));
         };
+        let fields_trace_len = trace_id.len();
         let trace_id = hex_u128(trace_id, 32).ok_or(ParseError::new(Kind::UberTraceIdTraceId))?;
         let span_id = hex_u128(span_id, 16).ok_or(ParseError::new(Kind::UberTraceIdSpanId))?;
         hex_u128(parent, 16).ok_or(ParseError::new(Kind::UberTraceIdParentId))?;
@@ -161,7 +179,8 @@ impl UberTraceId {
             SpanId::from_bytes(span_id.to_be_bytes()),
             flags & 0x01 != 0,
             flags & 0x02 != 0,
-        ))
+        )
+        .with_narrow(fields_trace_len <= 16))
     }
 }
 
@@ -349,7 +368,7 @@ mod tests {
             debug in proptest::bool::ANY,
         ) {
             let trace = if narrow { trace & u128::from(u64::MAX) | 1 } else { trace };
-            let id = UberTraceId::new(TraceId::from_bytes(trace.to_be_bytes()), SpanId::from_bytes(span.to_be_bytes()), sampled, debug);
+            let id = UberTraceId::new(TraceId::from_bytes(trace.to_be_bytes()), SpanId::from_bytes(span.to_be_bytes()), sampled, debug).with_narrow(narrow);
             let text = id.to_string();
             proptest::prop_assert_eq!(text.parse::<UberTraceId>(), Ok(id));
         }

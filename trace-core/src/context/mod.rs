@@ -65,6 +65,8 @@ pub struct TraceContext {
     /// A debug trace (B3's `d`, Jaeger's flag `0x02`), passed on as such in
     /// the formats that carry it.
     pub(crate) debug: bool,
+    /// The trace id came in 16 digits (B3, Jaeger): written so in them.
+    pub(crate) narrow: bool,
 }
 
 /// A restarted trace's link, shared (rare: out of the request path's line).
@@ -112,6 +114,7 @@ impl TraceContext {
             link: None,
             span: None,
             debug: false,
+            narrow: false,
         }
     }
 
@@ -147,6 +150,7 @@ impl TraceContext {
             link: None,
             span: None,
             debug: false,
+            narrow: false,
         }
     }
 
@@ -169,6 +173,7 @@ impl TraceContext {
             baggage: self.baggage.clone(),
             correlation_id: self.correlation_id.clone(),
             debug: self.debug,
+            narrow: self.narrow,
         }
     }
 
@@ -200,6 +205,7 @@ impl TraceContext {
             link: link.map(shared_link),
             span: None,
             debug: false,
+            narrow: false,
         }
     }
 
@@ -337,6 +343,21 @@ impl TraceContext {
         self
     }
 
+    /// Whether the trace id came in 16 digits (a 64-bit B3 or Jaeger trace
+    /// id, padded to 128 bits): B3 and Jaeger write it so.
+    #[must_use]
+    pub fn is_narrow_trace_id(&self) -> bool {
+        self.narrow
+    }
+
+    /// This context with its trace id written in 16 digits in B3 and
+    /// Jaeger (when its high 64 bits are zero), or in 32.
+    #[must_use]
+    pub fn with_narrow_trace_id(mut self, narrow: bool) -> Self {
+        self.narrow = narrow;
+        self
+    }
+
     /// This context with a correlation ID.
     #[must_use]
     pub fn with_correlation_id(mut self, id: CorrelationId) -> Self {
@@ -393,6 +414,7 @@ impl fmt::Debug for TraceContext {
             .field("correlation_id", &self.correlation_id)
             .field("link", &self.link)
             .field("debug", &self.debug)
+            .field("narrow_trace_id", &self.narrow)
             .field("recording", &self.span.is_some())
             .finish()
     }

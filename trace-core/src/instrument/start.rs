@@ -75,6 +75,7 @@ impl Incoming {
             baggage,
             correlation_id,
             sampling,
+            narrow_trace_id,
             ..
         } = self;
         let mut parent_trust = trust.parent();
@@ -134,6 +135,8 @@ impl Incoming {
         );
         if is_child {
             context.become_child();
+            // The trace goes on: as wide as it came.
+            context.narrow = narrow_trace_id;
         }
         let decision = decide(&mut context, result);
         if said {

@@ -233,7 +233,7 @@ impl<'a> Found<'a> {
 
 /// The context as one source gives it: the parent, its format and what
 /// the caller said of sampling.
-type Candidate = (TraceParent, Format, CallerSampling);
+type Candidate = (TraceParent, Format, CallerSampling, bool);
 
 /// Takes the context from the first source, in `formats`' order, that
 /// yields a valid one (`traceparent`: the W3C one, already read), and
@@ -265,7 +265,7 @@ pub(super) fn choose(
         }
         chosen = match source {
             Source::TraceContext => {
-                traceparent.map(|p| (p, Format::TraceContext, CallerSampling::Flag))
+                traceparent.map(|p| (p, Format::TraceContext, CallerSampling::Flag, false))
             }
             Source::B3 => match b3(found, &mut incoming.dropped.b3) {
                 Some((b3, format)) => match (b3.trace_id(), b3.span_id(), b3.sampling()) {
@@ -281,7 +281,7 @@ pub(super) fn choose(
                             Some(B3Sampling::Debug) => CallerSampling::Debug,
                             Some(_) => CallerSampling::Flag,
                         };
-                        Some((parent, format, said))
+                        Some((parent, format, said, b3.is_narrow()))
                     }
                     (_, _, sampling) => {
                         alone = alone.or(sampling);
@@ -302,7 +302,7 @@ pub(super) fn choose(
                             } else {
                                 CallerSampling::Flag
                             };
-                            Some((parent, Format::Jaeger, said))
+                            Some((parent, Format::Jaeger, said, id.is_narrow()))
                         }
                         Err(e) => {
                             incoming.dropped.jaeger = Some(DropReason::Invalid(e.kind()));
@@ -313,10 +313,11 @@ pub(super) fn choose(
         };
     }
     match chosen {
-        Some((parent, format, sampling)) => {
+        Some((parent, format, sampling, narrow)) => {
             incoming.parent = Some(parent);
             incoming.format = Some(format);
             incoming.sampling = sampling;
+            incoming.narrow_trace_id = narrow;
         }
         None => {
             if let Some(sampling) = alone {
@@ -406,7 +407,8 @@ pub(super) fn inject_trace<C: Carrier + ?Sized>(
             (false, true) => B3Sampling::Accept,
             (false, false) => B3Sampling::Deny,
         };
-        let b3 = B3::new(cx.trace_id(), cx.span_id(), Some(sampling));
+        let b3 = B3::new(cx.trace_id(), cx.span_id(), Some(sampling))
+            .with_narrow(cx.is_narrow_trace_id());
         if formats.b3_single {
             carrier.set(B3_HEADER, b3.to_header_value());
         } else {
@@ -416,7 +418,7 @@ pub(super) fn inject_trace<C: Carrier + ?Sized>(
         carrier.remove(&X_B3_PARENT_SPAN_ID);
         if formats.b3_multi {
             let mut trace_id = [0u8; 32];
-            let len = write_trace_id(cx.trace_id(), &mut trace_id);
+            let len = write_trace_id(cx.trace_id(), b3.is_narrow(), &mut trace_id);
             let value = |hex: &[u8]| HeaderValue::from_bytes(hex).expect("hex is a header value");
             carrier.set(X_B3_TRACE_ID, value(&trace_id[..len]));
             carrier.set(X_B3_SPAN_ID, value(&cx.span_id().to_hex()));
@@ -437,7 +439,8 @@ pub(super) fn inject_trace<C: Carrier + ?Sized>(
         }
     }
     if formats.jaeger {
-        let id = UberTraceId::new(cx.trace_id(), cx.span_id(), sampled, debug);
+        let id = UberTraceId::new(cx.trace_id(), cx.span_id(), sampled, debug)
+            .with_narrow(cx.is_narrow_trace_id());
         carrier.set(UBER_TRACE_ID, id.to_header_value());
     }
 }

@@ -108,6 +108,9 @@ pub struct Incoming {
     /// What the caller said of sampling beyond the parent's sampled flag
     /// (B3 and Jaeger).
     pub sampling: CallerSampling,
+    /// The parent's trace id came in 16 digits (a 64-bit B3 or Jaeger
+    /// trace id): written back so in those formats.
+    pub narrow_trace_id: bool,
     /// What was dropped, and why.
     pub dropped: Dropped,
 }
@@ -157,7 +160,8 @@ impl Incoming {
         let mut cx = TraceContext::remote(parent)
             .with_trace_state(self.trace_state)
             .with_baggage(self.baggage)
-            .with_debug(self.sampling == CallerSampling::Debug);
+            .with_debug(self.sampling == CallerSampling::Debug)
+            .with_narrow_trace_id(self.narrow_trace_id);
         if let Some(id) = self.correlation_id {
             cx = cx.with_correlation_id(id);
         }
