@@ -85,7 +85,7 @@ pub(crate) const KNOWN: &str = "tracecontext, baggage, b3, b3multi, jaeger, none
 ///
 /// assert!(Propagator::from_env_value(Some("ottrace")).is_err());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct EnvError {
     /// The unknown propagator name; `None` when the variable is not Unicode.
     value: Option<String>,
@@ -110,6 +110,14 @@ impl fmt::Display for EnvError {
             ),
             None => f.write_str("OTEL_PROPAGATORS is not valid Unicode"),
         }
+    }
+}
+
+/// As `Display`: returned from `main`, the error reads as its message
+/// (`Error: OTEL_PROPAGATORS names "zipkin", …`).
+impl fmt::Debug for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
