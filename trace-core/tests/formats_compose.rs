@@ -161,7 +161,10 @@ fn a_64_bit_trace_id_keeps_its_width_in_b3_and_jaeger() {
 
     // 128 bits whose high half is zero, in 32 digits: written back in 32.
     let padded = format!("0000000000000000{narrow}");
-    let incoming = all().extract(&headers(&[("uber-trace-id", &format!("{padded}:{SPAN}:0:1"))]));
+    let incoming = all().extract(&headers(&[(
+        "uber-trace-id",
+        &format!("{padded}:{SPAN}:0:1"),
+    )]));
     let cx = incoming.into_remote_context().unwrap().child();
     let mut out = HeaderMap::new();
     all().inject(&cx, Propagate::ALL, &mut out);
@@ -170,7 +173,13 @@ fn a_64_bit_trace_id_keeps_its_width_in_b3_and_jaeger() {
     // Through a server, as a proxy passes it on.
     let narrow_in = all().extract(&headers(&[("b3", &format!("{narrow}-{SPAN}-1"))]));
     let server = narrow_in
-        .start(Trust::CONTINUE, &ParentBased::new(AlwaysOn), "GET /", SpanKind::Server, &[])
+        .start(
+            Trust::CONTINUE,
+            &ParentBased::new(AlwaysOn),
+            "GET /",
+            SpanKind::Server,
+            &[],
+        )
         .context;
     assert!(server.is_narrow_trace_id());
     let mut out = HeaderMap::new();

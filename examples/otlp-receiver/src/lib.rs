@@ -159,23 +159,28 @@ impl Receiver {
     pub async fn start() -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
+        Ok(Self::serve_grpc(Server::builder(), listener, endpoint))
+    }
+
+    /// Serves the trace service with `builder` on `listener`.
+    fn serve_grpc(mut builder: Server, listener: TcpListener, endpoint: String) -> Self {
         let store = Store::default();
         let server = tokio::spawn({
             let store = store.clone();
             async move {
                 // The receiver lives as long as the test; an error here
                 // shows up as spans missing from `spans()`.
-                let _ = Server::builder()
+                let _ = builder
                     .add_service(TraceServiceServer::new(store))
                     .serve_with_incoming(TcpIncoming::from(listener))
                     .await;
             }
         });
-        Ok(Self {
+        Self {
             endpoint,
             store,
             server,
-        })
+        }
     }
 
     /// The endpoint for an exporter: `http://127.0.0.1:{port}`.
@@ -275,24 +280,10 @@ impl Receiver {
         if mutual {
             tls = tls.client_ca_root(Certificate::from_pem(&certificates.ca));
         }
-        let mut builder = Server::builder()
+        let builder = Server::builder()
             .tls_config(tls)
             .map_err(std::io::Error::other)?;
-        let store = Store::default();
-        let server = tokio::spawn({
-            let store = store.clone();
-            async move {
-                let _ = builder
-                    .add_service(TraceServiceServer::new(store))
-                    .serve_with_incoming(TcpIncoming::from(listener))
-                    .await;
-            }
-        });
-        Ok(Self {
-            endpoint,
-            store,
-            server,
-        })
+        Ok(Self::serve_grpc(builder, listener, endpoint))
     }
 
     /// An OTLP/HTTP (protobuf) receiver over TLS: `POST /v1/traces` at
