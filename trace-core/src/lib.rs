@@ -6,9 +6,9 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`codec`] | the wire formats: [`TraceId`], [`SpanId`], [`TraceFlags`] (Level 2 `RANDOM`), [`TraceParent`], [`TraceState`] (W3C Trace Context); [`Baggage`] and its [members](codec::Member) (W3C Baggage); [`CorrelationId`] (`x-request-id`, UUID v7); [`ParseError`] |
+//! | [`codec`] | the wire formats: [`TraceId`], [`SpanId`], [`TraceFlags`] (Level 2 `RANDOM`), [`TraceParent`], [`TraceState`] (W3C Trace Context); [`Baggage`] and its [members](codec::Member) (W3C Baggage); [`CorrelationId`] (`x-request-id`, UUID v7); [`B3`](codec::B3) and Jaeger's [`UberTraceId`](codec::UberTraceId); [`ParseError`] |
 //! | [`context`] | [`TraceContext`], what a unit of work carries, and the current-context scope ([`TraceContext::current`], [`FutureExt`], [`ContextGuard`](context::ContextGuard)) |
-//! | [`propagation`] | the [`Propagator`] over a [`Carrier`](propagation::Carrier): what a request brought ([`Incoming`](propagation::Incoming)) and what was [dropped](propagation::Dropped) |
+//! | [`propagation`] | the [`Propagator`] over a [`Carrier`](propagation::Carrier), in its [formats](propagation::Format) (W3C, B3, Jaeger, as `OTEL_PROPAGATORS` names them): what a request brought ([`Incoming`](propagation::Incoming)) and what was [dropped](propagation::Dropped) |
 //! | [`policy`] | [`Trust`] / [`TrustPolicy`] for callers, [`Propagate`] / [`DestinationPolicy`] / [`AllowHosts`] for callees, [`RequestFilter`] |
 //! | [`sampling`] | [`Sampler`]: [`ParentBased`], [`TraceIdRatio`], [`RateLimited`], [`AlwaysOn`], [`AlwaysOff`] |
 //! | [`record`] | the [`Recorder`] trait ([`NoopRecorder`], [`InMemoryRecorder`], and behind features the OpenTelemetry and `tracing` recorders), [`Span`] with its [`SpanKind`], [`Attribute`]s and [`Status`], the [body](record::SpanBody) that ends a span |
@@ -17,8 +17,9 @@
 //!
 //! Behind features: `opentelemetry` (the `Propagator` as a
 //! `TextMapPropagator`, `TraceContext` to and from `opentelemetry::Context`,
-//! `OtelRecorder`), `tracing` (a `tracing` span per unit of work with the
-//! ids), `tracing-opentelemetry` (`TracingRecorder`), `axum` (extractors).
+//! `OtelRecorder`), `otlp` and `otlp-tls` (`OtelSetup`'s OTLP exporter, over
+//! TLS too), `tracing` (a `tracing` span per unit of work with the ids),
+//! `tracing-opentelemetry` (`TracingRecorder`), `axum` (extractors).
 //!
 //! Parsing follows the specifications' texts (see each type for the choices
 //! made where they allow several), never panics on any input, and does not
