@@ -217,6 +217,27 @@ try {
   await page.screenshot({ path: join(shots, 'dependencies.png'), fullPage: true });
   console.log(`dependencies: ${edges.join(', ')}`);
 
+  // The RED page: a row per operation, as the API counts them; the
+  // gateway's checkout row links to its slowest trace and to the list of
+  // its failed ones.
+  await page.goto(`${base}/red`);
+  const red = (await api('/api/red')).data;
+  const shown = await page.$$eval('#red tr.operation', (rows) =>
+    rows.map((r) => `${r.dataset.service} ${r.dataset.operation} ${r.cells[3].textContent.trim()}`),
+  );
+  assert.deepEqual(shown, red.map((r) => `${r.service} ${r.operation} ${r.count}`));
+  const checkout = page.locator('#red tr.operation[data-service=gateway][data-operation="GET /checkout/{item}"]');
+  assert.ok(await checkout.isVisible(), 'the checkout row');
+  await page.screenshot({ path: join(shots, 'red.png'), fullPage: true });
+  const checkoutRed = red.find((r) => r.service === 'gateway' && r.operation === 'GET /checkout/{item}');
+  await Promise.all([page.waitForURL(/tags=error/), checkout.locator('a.failing').click()]);
+  const failedListed = await page.$$eval('#traces tr.trace', (rows) => rows.map((r) => r.dataset.traceId));
+  assert.ok(failedListed.length === checkoutRed.errors && failedListed.includes(checkoutRed.failingTraceID), `${failedListed} ${JSON.stringify(checkoutRed)}`);
+  await page.goto(`${base}/red`);
+  await Promise.all([page.waitForURL(/\/traces\//), checkout.locator('a.slowest').click()]);
+  assert.ok(page.url().endsWith(checkoutRed.slowestTraceID), page.url());
+  console.log(`red: ${shown.length} operations; the checkout's ${checkoutRed.errors} failed trace(s) and slowest ${checkoutRed.slowestTraceID} one click away`);
+
   assert.deepEqual(elsewhere, [], 'no request left the viewer');
   assert.deepEqual(errors, [], 'no script error');
   console.log(`screenshots in ${shots}`);

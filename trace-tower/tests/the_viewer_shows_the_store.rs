@@ -400,13 +400,15 @@ async fn request_data_renders_as_text() {
 #[tokio::test]
 async fn nested_under_a_path_its_links_stay_inside() {
     let store = InMemoryRecorder::new(100);
-    let id = checkout(&store, 0, 10, false, "req-1");
+    // A failure, so that the RED page links to its search too.
+    let id = checkout(&store, 0, 10, true, "req-1");
     let app = Router::new().nest("/viewer", Viewer::new(store).at("/viewer").router());
     let base = serve(app).await;
     for path in [
         "/viewer",
         &format!("/viewer/traces/{id}"),
         "/viewer/dependencies",
+        "/viewer/red",
     ] {
         let response = reqwest::get(format!("{base}{path}")).await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
@@ -530,7 +532,9 @@ async fn nested_under_a_traced_router_it_does_not_record_itself() {
     for path in [
         "/viewer",
         "/viewer/dependencies",
+        "/viewer/red",
         "/viewer/api/traces",
+        "/viewer/api/red",
         "/viewer/nothing-here",
     ] {
         let response = reqwest::get(format!("{base}{path}")).await.unwrap();
@@ -561,6 +565,7 @@ async fn mounted_after_the_layers_it_does_not_record_itself() {
         "/viewer/".to_owned(),
         format!("/viewer/traces/{id}"),
         "/viewer/dependencies".to_owned(),
+        "/viewer/red".to_owned(),
         "/viewer/api/traces".to_owned(),
         "/viewer/nothing-here".to_owned(),
     ] {
@@ -583,4 +588,73 @@ async fn mounted_after_the_layers_it_does_not_record_itself() {
         ["GET /hello"],
         "the viewer's own requests are not in the store"
     );
+}
+
+#[tokio::test]
+async fn the_red_page_counts_each_operation_and_links_to_its_traces() {
+    let store = InMemoryRecorder::new(1_000);
+    checkout(&store, 0, 10, false, "req-1");
+    let slow = checkout(&store, 1_000, 500, true, "req-2").to_string();
+    checkout(&store, 3_000, 20, false, "req-3");
+    let base = serve(Viewer::new(store).router()).await;
+
+    let (status, red) = get_json(&format!("{base}/api/red")).await;
+    assert_eq!(status, 200);
+    // From the first start (T0) to the last end (T0 + 3,020 ms).
+    assert_eq!(red["windowMicros"], 3_020_000);
+    let rows: Vec<(&str, &str, &str, u64, u64)> = red["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["service"].as_str().unwrap(),
+                r["kind"].as_str().unwrap(),
+                r["operation"].as_str().unwrap(),
+                r["count"].as_u64().unwrap(),
+                r["errors"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("gateway", "server", "GET /checkout", 3, 0),
+            ("gateway", "client", "GET", 3, 1),
+            ("users", "server", "GET /users/{id}", 3, 1),
+        ]
+    );
+    let users = &red["data"][2];
+    assert_eq!(users["slowestTraceID"], slow.as_str());
+    assert_eq!(users["failingTraceID"], slow.as_str());
+    assert_eq!(users["p50"], 16_000, "the middle of 6, 16 and 496 ms");
+    assert_eq!(users["p99"], 496_000);
+    let rate = users["rate"].as_f64().unwrap();
+    assert!((rate - 3.0 / 3.02).abs() < 1e-9, "{rate}");
+
+    let html = page(&format!("{base}/red")).await;
+    assert!(
+        html.contains("data-operation=\"GET /users/{id}\""),
+        "{html}"
+    );
+    assert!(html.contains(&format!("href=\"/traces/{slow}\"")), "{html}");
+    // The failing link is the list's search, and finds that trace alone.
+    let failing = html
+        .split("class=\"failing\" href=\"")
+        .nth(2)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the users row links its failures")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    assert!(failing.contains("service=users"), "{failing}");
+    let listed = page(&format!("{base}{failing}")).await;
+    assert!(listed.contains("1 of 3"), "{listed}");
+    assert!(listed.contains(&format!("data-trace-id=\"{slow}\"")));
+    // As in Jaeger's search, the span conditions hold for one span: the
+    // gateway's checkout never failed, though a span of its trace did.
+    let api =
+        |query: &str| format!("{base}/api/traces?service=gateway&operation=GET%20/checkout{query}");
+    assert!(ids(&api("&tags=error%3Dtrue")).await.is_empty());
+    assert_eq!(ids(&api("&errors=true")).await, [slow.as_str()]);
+    assert_eq!(ids(&api("&tags=error%3Dfalse")).await.len(), 3);
 }

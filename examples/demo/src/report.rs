@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use trace_core::{FinishedSpan, SpanKind};
-use trace_tower::viewer::{Trace, dependencies, human};
+use trace_tower::viewer::{Trace, dependencies, human, red};
 
 /// How to print: colours or not, block characters or not.
 #[derive(Debug, Clone, Copy)]
@@ -173,7 +173,8 @@ pub(crate) fn waterfall(trace: &Trace, label: Option<&Label>, style: Style) -> S
     out
 }
 
-/// Traces, spans, errors, the slowest span, and who calls whom.
+/// Traces, spans, errors, the slowest span, who calls whom, and each
+/// service's operations: rate, errors and duration (the viewer's RED page).
 pub(crate) fn summary(traces: &[Trace], style: Style) -> String {
     let spans: Vec<&FinishedSpan> = traces
         .iter()
@@ -207,6 +208,43 @@ pub(crate) fn summary(traces: &[Trace], style: Style) -> String {
             out,
             "    {} -> {} ({}, {n} {plural})",
             call.parent, call.child, call.protocol
+        );
+    }
+    let report = red(traces);
+    let _ = writeln!(
+        out,
+        "  rate, errors, duration (over the {} the store holds; rates over at least {}):",
+        human(report.window),
+        human(trace_tower::viewer::MIN_WINDOW)
+    );
+    let width = report
+        .operations
+        .iter()
+        .map(|op| op.operation.chars().count())
+        .max()
+        .unwrap_or_default();
+    let mut service = None;
+    for op in &report.operations {
+        if service != Some(&op.service) {
+            let _ = writeln!(out, "    {}", op.service);
+            service = Some(&op.service);
+        }
+        let errors = format!("{:.0}% errors", op.error_ratio() * 100.0);
+        let errors = if op.errors > 0 {
+            style.paint("31", &errors)
+        } else {
+            errors
+        };
+        let _ = writeln!(
+            out,
+            "      {:<8} {:<width$}  {:>3} spans  {:>6.1}/s  {errors}  p50 {}  p95 {}  p99 {}",
+            op.kind.as_str(),
+            op.operation,
+            op.count,
+            op.rate,
+            human(op.p50),
+            human(op.p95),
+            human(op.p99),
         );
     }
     out

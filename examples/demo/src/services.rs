@@ -22,7 +22,9 @@ use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
 use tower::ServiceBuilder;
-use trace_core::{Attribute, Baggage, CorrelationId, Recorder, SpanRef, Trust};
+use trace_core::{
+    Attribute, Baggage, CorrelationId, Recorder, SpanRef, Trust, instrument::UrlTemplate,
+};
 use trace_reqwest::TraceMiddleware;
 use trace_tonic::{GrpcClient, GrpcClientLayer};
 use trace_tower::{ResponseTraceContext, TraceContextLayer};
@@ -157,6 +159,8 @@ async fn checkout(
     let response = gateway
         .http
         .get(url)
+        // The route it calls, for the client span's name and the RED table.
+        .with_extension(UrlTemplate::new("/users/{id}"))
         .send()
         .await
         .map_err(|e| (StatusCode::BAD_GATEWAY, format!("users unreachable: {e}\n")))?;

@@ -130,7 +130,7 @@ fn seven_requests_seven_connected_traces() {
     assert!(
         first
             .iter()
-            .any(|l| l.contains("GET users") && l.contains("client")),
+            .any(|l| l.contains("GET /users/{id}") && l.contains("client")),
         "{first:#?}"
     );
     let wire = first
@@ -184,6 +184,27 @@ fn seven_requests_seven_connected_traces() {
         out.contains("gateway -> inventory (gRPC, 6 calls)"),
         "{out}"
     );
+    // RED per service and operation: the gateway's seven checkouts, one
+    // failed (?user=broken), its calls to users named by their template.
+    let red: Vec<&str> = out
+        .split("rate, errors, duration")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"))
+        .lines()
+        .collect();
+    let row = |kind: &str, operation: &str| {
+        red.iter()
+            .find(|l| l.contains(&format!("{kind:<8} {operation} ")))
+            .unwrap_or_else(|| panic!("{kind} {operation}: {red:#?}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let checkout = row("server", "GET /checkout/{item}");
+    assert!(checkout.contains(" 7 spans "), "{checkout}");
+    assert!(checkout.contains(" 14% errors "), "{checkout}");
+    assert!(row("client", "GET /users/{id}").contains(" 7 spans "));
+    assert!(row("server", "inventory.v1.Inventory/GetStock").contains(" 6 spans 6.0/s 0% errors"));
     assert!(!out.contains('\x1b'), "NO_COLOR: no escape codes");
 }
 
@@ -255,7 +276,7 @@ async fn otlp_sends_every_span_to_the_endpoint() {
         errors,
         BTreeSet::from([
             ("gateway", "GET /checkout/{item}"),
-            ("gateway", "GET"),
+            ("gateway", "GET /users/{id}"),
             ("users", "GET /users/{id}"),
         ])
     );

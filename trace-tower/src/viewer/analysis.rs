@@ -8,7 +8,7 @@ use std::{
 
 use trace_core::{FinishedSpan, SpanId};
 
-use super::model::Trace;
+use super::{model::Trace, red::nearest_rank};
 
 /// A stretch of the critical path: `span` alone determined the trace's
 /// duration from `start` to `end`.
@@ -191,23 +191,12 @@ pub fn slowest_operations(traces: &[Trace], n: usize) -> Vec<Operation> {
         .into_iter()
         .map(|((service, name), mut all)| {
             all.sort();
-            // Nearest rank: the smallest value with at least q of them at
-            // or below it.
-            let rank = |q: f64| {
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    clippy::cast_sign_loss,
-                    clippy::cast_precision_loss
-                )]
-                let rank = (q * all.len() as f64).ceil() as usize;
-                all[rank.clamp(1, all.len()) - 1]
-            };
             Operation {
                 service: service.to_owned(),
                 name: name.to_owned(),
                 count: all.len(),
-                p50: rank(0.50),
-                p99: rank(0.99),
+                p50: nearest_rank(&all, 0.50),
+                p99: nearest_rank(&all, 0.99),
             }
         })
         .collect();

@@ -29,6 +29,7 @@ mod jaeger;
 mod model;
 mod pages;
 mod query;
+mod red;
 mod service;
 
 pub use self::{
@@ -37,5 +38,6 @@ pub use self::{
     model::{Dependency, Row, Trace, TraceQuery, dependencies, traces},
     pages::human,
     query::parse_duration,
+    red::{MIN_WINDOW, Red, RedOperation, red},
     service::{SpanSource, Viewer},
 };

@@ -182,7 +182,16 @@ fn tree(mut spans: Vec<FinishedSpan>) -> Vec<Row> {
     rows
 }
 
+/// The tag that asks for a failed span (`error=true`) or one that did
+/// not fail (`error=false`), as Jaeger tags spans.
+pub(crate) const ERROR_TAG: &str = "error";
+
 /// Which traces to show: every condition given must hold.
+///
+/// As in Jaeger's search, the span conditions (`operation`, `tags`, and
+/// `service` with either) hold for one span: `service` `users`,
+/// `operation` `GET /users/{id}` and the tag `error` `true` find traces
+/// where that operation of that service failed.
 ///
 /// # Examples
 ///
@@ -195,13 +204,20 @@ fn tree(mut spans: Vec<FinishedSpan>) -> Vec<Row> {
 ///     errors: true,
 ///     ..TraceQuery::default()
 /// };
-/// # let _ = slow_errors;
+/// let failed_lookups = TraceQuery {
+///     service: Some("users".into()),
+///     operation: Some("GET /users/{id}".into()),
+///     tags: vec![("error".into(), "true".into())],
+///     ..TraceQuery::default()
+/// };
+/// # let _ = (slow_errors, failed_lookups);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TraceQuery {
-    /// A span of this service is in the trace.
+    /// A span of this service is in the trace (and is the span the
+    /// `operation` and `tags` hold for, when given).
     pub service: Option<String>,
-    /// A span of this name is in the trace (of `service`, when given).
+    /// A span of this name is in the trace.
     pub operation: Option<String>,
     /// The trace (first start to last end) lasted at least this long.
     pub min_duration: Option<Duration>,
@@ -209,9 +225,10 @@ pub struct TraceQuery {
     pub max_duration: Option<Duration>,
     /// A span of the trace failed.
     pub errors: bool,
-    /// One span of the trace has every one of these attributes, with these
-    /// values as text (`user.id` `7`), as Jaeger's tag search finds them;
-    /// `correlation_id` is the span's correlation ID.
+    /// The span has every one of these attributes, with these values as
+    /// text (`user.id` `7`), as Jaeger's tag search finds them;
+    /// `correlation_id` is the span's correlation ID, and `error` `true`
+    /// (or `false`) whether the span failed.
     pub tags: Vec<(String, String)>,
 }
 
@@ -220,23 +237,20 @@ impl TraceQuery {
     #[must_use]
     pub fn matches(&self, trace: &Trace) -> bool {
         let service = self.service.as_deref();
-        self.service
-            .as_deref()
-            .is_none_or(|service| trace.touches(service))
-            && self.operation.as_deref().is_none_or(|operation| {
-                trace.spans.iter().any(|row| {
-                    row.span.name == operation
-                        && service.is_none_or(|s| row.span.service.as_deref() == Some(s))
-                })
-            })
+        let of_span = self.operation.is_some() || !self.tags.is_empty();
+        service.is_none_or(|service| trace.touches(service))
+            && (!of_span
+                || trace.spans.iter().any(|row| {
+                    service.is_none_or(|s| row.span.service.as_deref() == Some(s))
+                        && self
+                            .operation
+                            .as_deref()
+                            .is_none_or(|operation| row.span.name == operation)
+                        && has_tags(&row.span, &self.tags)
+                }))
             && self.min_duration.is_none_or(|d| trace.duration() >= d)
             && self.max_duration.is_none_or(|d| trace.duration() <= d)
             && (!self.errors || trace.has_error())
-            && (self.tags.is_empty()
-                || trace
-                    .spans
-                    .iter()
-                    .any(|row| has_tags(&row.span, &self.tags)))
     }
 }
 
@@ -248,6 +262,9 @@ fn has_tags(span: &FinishedSpan, tags: &[(String, String)]) -> bool {
                 .correlation_id
                 .as_ref()
                 .is_some_and(|id| id.as_str() == value);
+        }
+        if key == ERROR_TAG {
+            return span.status.is_error() == (value == "true");
         }
         // The last value of a key is the one it has.
         span.attributes

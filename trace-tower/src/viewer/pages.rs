@@ -7,12 +7,13 @@ use std::{
 };
 
 use askama::Template;
-use trace_core::{FinishedSpan, SpanKind, Value};
+use trace_core::{FinishedSpan, SpanKind, Value, semconv};
 
 use super::{
     analysis::{critical_path, self_times, slowest_operations},
     model::{Dependency, Trace},
     query::Filter,
+    red::Red,
 };
 
 /// The list's address: the base, or `/` at the root (nested, axum
@@ -691,6 +692,93 @@ impl<'a> DependenciesPage<'a> {
             width: right + 30.0,
             height: bottom + 30.0,
         }
+    }
+}
+
+/// An operation's row on the RED page.
+pub(crate) struct RedLine {
+    pub(crate) service: String,
+    pub(crate) colour: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) operation: String,
+    pub(crate) count: usize,
+    pub(crate) rate: String,
+    pub(crate) errors: usize,
+    pub(crate) error_percent: String,
+    pub(crate) p50: String,
+    pub(crate) p95: String,
+    pub(crate) p99: String,
+    pub(crate) slowest: String,
+    /// The list's search for the operation's failed traces.
+    pub(crate) failing: String,
+}
+
+#[derive(Template)]
+#[template(path = "viewer/red.html")]
+pub(crate) struct RedPage<'a> {
+    pub(crate) base: &'a str,
+    pub(crate) home: String,
+    pub(crate) window: String,
+    pub(crate) min_window: String,
+    pub(crate) rows: Vec<RedLine>,
+}
+
+impl<'a> RedPage<'a> {
+    pub(crate) fn new(base: &'a str, red: &Red, palette: &Palette) -> Self {
+        let rows = red
+            .operations
+            .iter()
+            .map(|op| {
+                let mut search = form_urlencoded::Serializer::new(String::new());
+                // The operation's failed spans: the span's name, its peer
+                // where the row is narrowed to one, and `error=true`.
+                let mut tags = "error=true".to_owned();
+                if let Some(peer) = &op.peer {
+                    let (address, port) = peer.rsplit_once(':').unwrap_or((peer, ""));
+                    tags.push_str(&format!(" {}={address}", semconv::SERVER_ADDRESS));
+                    if !port.is_empty() {
+                        tags.push_str(&format!(" {}={port}", semconv::SERVER_PORT));
+                    }
+                }
+                search
+                    .append_pair("service", &op.service)
+                    .append_pair("operation", &op.name)
+                    .append_pair("tags", &tags);
+                RedLine {
+                    colour: palette.colour(&op.service),
+                    service: op.service.clone(),
+                    kind: kind(op.kind),
+                    operation: op.operation.clone(),
+                    count: op.count,
+                    rate: rate(op.rate),
+                    errors: op.errors,
+                    error_percent: format!("{:.1}%", op.error_ratio() * 100.0),
+                    p50: human(op.p50),
+                    p95: human(op.p95),
+                    p99: human(op.p99),
+                    slowest: op.slowest.to_string(),
+                    failing: format!("{}/?{}", base, search.finish()),
+                }
+            })
+            .collect();
+        Self {
+            home: home(base),
+            base,
+            window: human(red.window),
+            min_window: human(super::red::MIN_WINDOW),
+            rows,
+        }
+    }
+}
+
+/// Requests a second as the RED page shows them: `0.25/s`, `12/s`.
+pub(crate) fn rate(per_second: f64) -> String {
+    if per_second >= 10.0 {
+        format!("{per_second:.0}/s")
+    } else if per_second >= 1.0 {
+        format!("{per_second:.1}/s")
+    } else {
+        format!("{per_second:.2}/s")
     }
 }
 

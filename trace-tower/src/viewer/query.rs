@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use super::model::{Trace, TraceQuery};
+use super::model::{ERROR_TAG, Trace, TraceQuery};
 
 /// The most traces a list or a search returns unless told otherwise.
 pub(crate) const DEFAULT_LIMIT: usize = 100;
@@ -30,8 +30,9 @@ const MAX_TAGS: usize = 32;
 /// Tags as Jaeger takes them: a JSON object of strings (its API,
 /// `{"user.id":"7"}`) or `key=value` pairs separated by spaces (its search
 /// form, `user.id=7 http.response.status_code=500`). `error=true` asks for
-/// failed traces, as the errors box does.
-fn parse_tags(text: &str) -> Result<(Vec<(String, String)>, bool), String> {
+/// a failed span, `error=false` for one that did not fail, as Jaeger tags
+/// them.
+fn parse_tags(text: &str) -> Result<Vec<(String, String)>, String> {
     let pairs: Vec<(String, String)> = if text.starts_with('{') {
         let tags: std::collections::BTreeMap<String, String> = serde_json::from_str(text)
             .map_err(|e| format!("tags: expected a JSON object of strings: {e}"))?;
@@ -49,20 +50,13 @@ fn parse_tags(text: &str) -> Result<(Vec<(String, String)>, bool), String> {
     if pairs.len() > MAX_TAGS {
         return Err(format!("tags: at most {MAX_TAGS} at once"));
     }
-    let mut errors = false;
-    let mut tags = Vec::with_capacity(pairs.len());
-    for (key, value) in pairs {
-        if key == "error" {
-            match value.as_str() {
-                "true" => errors = true,
-                "false" => {}
-                other => return Err(format!("tags: error must be true or false: {other:?}")),
-            }
-        } else {
-            tags.push((key, value));
-        }
+    if let Some((_, other)) = pairs
+        .iter()
+        .find(|(key, value)| key == ERROR_TAG && value != "true" && value != "false")
+    {
+        return Err(format!("tags: error must be true or false: {other:?}"));
     }
-    Ok((tags, errors))
+    Ok(pairs)
 }
 
 /// A duration as Jaeger's search takes it (Go's units): `300ms`, `1.5s`,
@@ -115,8 +109,8 @@ impl Filter {
             Some("false" | "off" | "0") => false,
             Some(other) => return Err(format!("errors: expected true or false: {other:?}")),
         };
-        let (tags, tagged) = match text("tags") {
-            None => (Vec::new(), false),
+        let tags = match text("tags") {
+            None => Vec::new(),
             Some(text) => parse_tags(text)?,
         };
         let limit = match text("limit") {
@@ -135,7 +129,7 @@ impl Filter {
                 operation: text("operation").map(str::to_owned),
                 min_duration: duration("minDuration")?,
                 max_duration: duration("maxDuration")?,
-                errors: errors || tagged,
+                errors,
                 tags,
             },
             lookup: owned("lookup"),

@@ -15,8 +15,9 @@ use trace_core::{FinishedSpan, InMemoryRecorder};
 use super::{
     jaeger::{dependencies_json, traces_json},
     model::{Trace, dependencies, traces},
-    pages::{DependenciesPage, ListPage, Palette, TracePage},
+    pages::{DependenciesPage, ListPage, Palette, RedPage, TracePage},
     query::Filter,
+    red::red,
 };
 
 /// Where the viewer reads finished spans: an
@@ -110,8 +111,9 @@ impl Viewer {
         self
     }
 
-    /// The router: `/` (the list), `/traces/{trace_id}`, `/dependencies`,
-    /// and `/api/...`. Its responses carry
+    /// The router: `/` (the list), `/traces/{trace_id}`, `/red` (rate,
+    /// errors and duration per operation), `/dependencies`, and `/api/...`
+    /// (`/api/red` is the RED page as JSON). Its responses carry
     /// [`Unrecorded`](trace_core::instrument::Unrecorded): nested under a
     /// traced router, the viewer's page views are not kept in the in-memory
     /// store it shows.
@@ -119,11 +121,13 @@ impl Viewer {
         Router::new()
             .route("/", get(list))
             .route("/traces/{trace_id}", get(trace))
+            .route("/red", get(red_page))
             .route("/dependencies", get(graph))
             .route("/api/services", get(api_services))
             .route("/api/traces", get(api_traces))
             .route("/api/traces/{trace_id}", get(api_trace))
             .route("/api/dependencies", get(api_dependencies))
+            .route("/api/red", get(api_red))
             // Its own 404s, under its own path, so that a mounted viewer's
             // do not fall through to the app's (traced) fallback.
             .fallback(|| async { (StatusCode::NOT_FOUND, "no such page in the trace viewer\n") })
@@ -333,4 +337,45 @@ async fn api_trace(State(viewer): State<Viewer>, Path(trace_id): Path<String>) -
 
 async fn api_dependencies(State(viewer): State<Viewer>) -> Response {
     json(&dependencies_json(&dependencies(&viewer.traces())))
+}
+
+async fn red_page(State(viewer): State<Viewer>) -> Response {
+    let all = viewer.traces();
+    html(&RedPage::new(&viewer.base, &red(&all), &Palette::of(&all)))
+}
+
+async fn api_red(State(viewer): State<Viewer>) -> Response {
+    let report = red(&viewer.traces());
+    let data: Vec<serde_json::Value> = report
+        .operations
+        .iter()
+        .map(|op| {
+            serde_json::json!({
+                "service": op.service,
+                "kind": op.kind.as_str(),
+                "operation": op.operation,
+                "name": op.name,
+                "peer": op.peer,
+                "count": op.count,
+                "errors": op.errors,
+                "errorRatio": op.error_ratio(),
+                "rate": op.rate,
+                "p50": micros(op.p50),
+                "p95": micros(op.p95),
+                "p99": micros(op.p99),
+                "slowestTraceID": op.slowest.to_string(),
+                "failingTraceID": op.failing.map(|id| id.to_string()),
+            })
+        })
+        .collect();
+    let total = data.len();
+    json(&serde_json::json!({
+        "data": data, "windowMicros": micros(report.window), "total": total,
+        "limit": 0, "offset": 0, "errors": null,
+    }))
+}
+
+/// Microseconds, as Jaeger's JSON gives durations.
+fn micros(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
