@@ -226,6 +226,9 @@ pub mod codec;
 pub mod context;
 pub mod instrument;
 mod integrations;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod policy;
 pub mod propagation;
 pub mod record;

@@ -126,6 +126,32 @@ impl<M> TraceContextLayer<M> {
         TraceContextLayer::with(tracing)
     }
 
+    /// Measures every request (feature `metrics`): the duration to the
+    /// end of the response body, the requests in flight and the body
+    /// sizes, through the OpenTelemetry metrics API (the instruments are
+    /// listed in trace-core's `metrics` module). The layer becomes
+    /// [`Recording`]: its response body ends the measurement when it has
+    /// been sent. The same as `ServerTracing::metrics` in trace-core.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use trace_core::metrics::Metrics;
+    /// use trace_tower::TraceContextLayer;
+    ///
+    /// let provider = SdkMeterProvider::builder().build();
+    /// let layer = TraceContextLayer::new().metrics(&Metrics::new(&provider));
+    /// # let _ = layer;
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn metrics(self, metrics: &trace_core::metrics::Metrics) -> TraceContextLayer<Recording> {
+        let tracing = Arc::unwrap_or_clone(self.tracing).metrics(metrics);
+        TraceContextLayer::with(tracing)
+    }
+
     /// An INFO event per request when its response's head is ready, as
     /// tower-http's `on_response`: status, latency and the ids (default:
     /// off). The same as `ServerTracing::log_responses` in trace-core.

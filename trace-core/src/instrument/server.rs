@@ -120,6 +120,8 @@ pub struct ServerTracing {
     hooks: super::Hooks,
     #[cfg(feature = "tracing")]
     log_responses: bool,
+    #[cfg(feature = "metrics")]
+    metrics: Option<Arc<crate::metrics::ServerInstruments>>,
 }
 
 /// A started server request: its context (to put in the request's
@@ -216,6 +218,9 @@ pub struct ServerSpan {
     /// request whose trace records, in case it fails.
     /// Boxed: rare, and the span is moved with the request's future.
     deferred: Option<Box<Deferred>>,
+    /// The request's measurement, when metrics are on.
+    #[cfg(feature = "metrics")]
+    measurement: Option<Box<crate::metrics::Measurement>>,
 }
 
 struct Deferred {
@@ -239,6 +244,8 @@ impl Default for ServerTracing {
             hooks: super::Hooks::default(),
             #[cfg(feature = "tracing")]
             log_responses: false,
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 }
@@ -418,6 +425,30 @@ impl ServerTracing {
         self
     }
 
+    /// Measures every request (feature `metrics`): its duration, the
+    /// requests in flight and the body sizes, through the OpenTelemetry
+    /// metrics API (see [`metrics`](crate::metrics) for the instruments).
+    /// Set it after [`new_for_grpc`](Self::new_for_grpc): the instruments
+    /// are the protocol's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use trace_core::{ServerTracing, metrics::Metrics};
+    ///
+    /// let provider = SdkMeterProvider::builder().build();
+    /// let grpc = ServerTracing::new_for_grpc().metrics(&Metrics::new(&provider));
+    /// # let _ = grpc;
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics.server(self.protocol));
+        self
+    }
+
     /// Starts a request: `route` is the route template the router matched
     /// (never the raw path), `peer` the client's address when the server
     /// knows it.
@@ -433,6 +464,11 @@ impl ServerTracing {
         }
         let trust = self.trust.decide(&info);
         let filter = self.filter.as_ref().filter(|f| f.matches(&info));
+        #[cfg(feature = "metrics")]
+        let measurement = self
+            .metrics
+            .as_ref()
+            .and_then(|m| m.start(request, route, filter.is_some()));
 
         let mut incoming = self.propagator.extract(request.headers());
         #[cfg(feature = "tracing")]
@@ -515,6 +551,8 @@ impl ServerTracing {
                 #[cfg(feature = "tracing")]
                 started: self.log_responses.then(std::time::Instant::now),
                 deferred,
+                #[cfg(feature = "metrics")]
+                measurement,
             },
             #[cfg(feature = "tracing")]
             tracing_span,
@@ -556,13 +594,18 @@ impl ServerTracing {
         if span.span.is_recording() {
             discard_if_unrecorded(&mut span.span, &head.extensions);
         }
-        match self.at_head(span, context, head.status, &mut head.headers) {
+        #[cfg(feature = "metrics")]
+        let measurement = measured(&mut span, head.status, &head.headers);
+        let body = match self.at_head(span, context, head.status, &mut head.headers) {
             AtHead::Ended => SpanBody::new(body, Span::none(), Status::Unset),
             AtHead::WithBody(span, status) => SpanBody::new(body, span, status),
             AtHead::WithTrailers(span) => {
                 SpanBody::with_trailers(body, span, semconv::grpc_server_trailers)
             }
-        }
+        };
+        #[cfg(feature = "metrics")]
+        let body = body.measured(measurement);
+        body
     }
 
     /// The response's head is known, and the span ends with it: writes the
@@ -591,6 +634,12 @@ impl ServerTracing {
         response: &mut http::Response<B>,
     ) {
         let status = response.status();
+        #[cfg(feature = "metrics")]
+        let mut span = span;
+        #[cfg(feature = "metrics")]
+        if let Some(measurement) = measured(&mut span, status, response.headers()) {
+            measurement.end(None);
+        }
         match self.at_head(span, context, status, response.headers_mut()) {
             AtHead::Ended => {}
             AtHead::WithBody(span, status) => span.end(status, Vec::new()),
@@ -680,6 +729,12 @@ impl ServerTracing {
             log_response(context, None, started);
         }
         let status = Status::error(std::any::type_name::<E>());
+        #[cfg(feature = "metrics")]
+        let mut span = span;
+        #[cfg(feature = "metrics")]
+        if let Some(measurement) = span.measurement.take() {
+            measurement.end(Some(status.clone()));
+        }
         let (span, held) = self.span_for(span, context, &status);
         span.end(status, held);
     }
@@ -738,6 +793,18 @@ impl ServerTracing {
             }
         }
     }
+}
+
+/// The request's measurement, told the response's head.
+#[cfg(feature = "metrics")]
+fn measured(
+    span: &mut ServerSpan,
+    code: http::StatusCode,
+    headers: &HeaderMap,
+) -> Option<Box<crate::metrics::Measurement>> {
+    let mut measurement = span.measurement.take()?;
+    measurement.head(code.as_u16(), headers);
+    Some(measurement)
 }
 
 /// What a response's head leaves to do with its span.

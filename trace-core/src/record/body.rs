@@ -49,6 +49,9 @@ pub struct SpanBody<B> {
     span: Option<(Span, Status)>,
     trailers: Option<TrailerClassifier>,
     final_attributes: Vec<Attribute<'static>>,
+    /// The request's measurement, ended with the body.
+    #[cfg(feature = "metrics")]
+    measurement: Option<Box<crate::metrics::Measurement>>,
 }
 
 impl<B: Body> SpanBody<B> {
@@ -76,12 +79,29 @@ impl<B: Body> SpanBody<B> {
             span: Some((span, status)),
             trailers,
             final_attributes: Vec::new(),
+            #[cfg(feature = "metrics")]
+            measurement: None,
         };
         // A body with nothing to send may never be polled: end now.
         if body.inner.is_end_stream() {
             body.end(None);
         }
         body
+    }
+
+    /// Ends `measurement` with the body too.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn measured(
+        mut self,
+        measurement: Option<Box<crate::metrics::Measurement>>,
+    ) -> Self {
+        self.measurement = measurement;
+        if self.inner.is_end_stream()
+            && let Some(measurement) = self.measurement.take()
+        {
+            measurement.end(None);
+        }
+        self
     }
 
     fn end(&mut self, error: Option<Status>) {
@@ -111,6 +131,22 @@ fn finish(
     }
 }
 
+/// A frame of the body, for its measurement: its bytes, or its trailers.
+#[cfg(feature = "metrics")]
+fn measure<D: bytes::Buf, E>(
+    measurement: &mut crate::metrics::Measurement,
+    frame: &Option<Result<Frame<D>, E>>,
+) {
+    let Some(Ok(frame)) = frame else { return };
+    if let Some(data) = frame.data_ref() {
+        measurement.sent(data.remaining());
+    } else if let Some(trailers) = frame.trailers_ref()
+        && measurement.wants_trailers()
+    {
+        measurement.trailers(Some(trailers));
+    }
+}
+
 impl<B> SpanBody<B> {
     /// The wrapped body.
     pub fn get_ref(&self) -> &B {
@@ -136,6 +172,10 @@ impl<B: Body> Body for SpanBody<B> {
             .and_then(|(span, _)| span.otel_context())
             .map(|otel| otel.clone().attach());
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        #[cfg(feature = "metrics")]
+        if let Some(measurement) = this.measurement.as_mut() {
+            measure(measurement, &frame);
+        }
         if let Some(Ok(frame)) = &frame
             && let Some(trailers) = frame.trailers_ref()
             && let Some(classify) = this.trailers.take()
@@ -151,6 +191,10 @@ impl<B: Body> Body for SpanBody<B> {
             Some(Ok(_)) => None,
         };
         if let Some(error) = end {
+            #[cfg(feature = "metrics")]
+            if let Some(measurement) = this.measurement.take() {
+                measurement.end(error.clone());
+            }
             finish(this.span, this.trailers, this.final_attributes, error);
         }
         Poll::Ready(frame)

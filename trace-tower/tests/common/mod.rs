@@ -113,3 +113,6 @@ pub async fn get_report(server: &Server, headers: &[(&str, &str)]) -> HashMap<St
     assert_eq!(response.status(), 200, "the request is answered normally");
     parse_report(&response.text().await.unwrap())
 }
+
+#[cfg(feature = "metrics")]
+pub mod metrics;
