@@ -2,4 +2,6 @@
 //! real sockets on 127.0.0.1.
 
 pub mod chain;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod serve;

@@ -109,7 +109,7 @@ impl Metrics {
     }
 
     /// A server's instruments, for `protocol`.
-    pub(crate) fn server(&self, protocol: Protocol) -> Arc<ServerInstruments> {
+    pub(crate) fn server(&self, protocol: Protocol) -> Arc<Instruments> {
         let duration = |name: &'static str, description: &'static str| {
             self.meter
                 .f64_histogram(name)
@@ -126,8 +126,9 @@ impl Metrics {
                 .build()
         };
         Arc::new(match protocol {
-            Protocol::Http => ServerInstruments {
+            Protocol::Http => Instruments {
                 protocol,
+                side: Side::Server,
                 filtered: self.filtered,
                 duration: duration(
                     "http.server.request.duration",
@@ -149,8 +150,9 @@ impl Metrics {
                     "Size of HTTP server response bodies.",
                 )),
             },
-            Protocol::Grpc => ServerInstruments {
+            Protocol::Grpc => Instruments {
                 protocol,
+                side: Side::Server,
                 filtered: self.filtered,
                 duration: duration(
                     "rpc.server.call.duration",
@@ -164,9 +166,48 @@ impl Metrics {
     }
 }
 
-/// A server's instruments.
-pub(crate) struct ServerInstruments {
+impl Metrics {
+    /// A client's instruments, for `protocol`.
+    pub(crate) fn client(&self, protocol: Protocol) -> Arc<Instruments> {
+        let (name, description) = match protocol {
+            Protocol::Http => (
+                "http.client.request.duration",
+                "Duration of HTTP client requests.",
+            ),
+            Protocol::Grpc => (
+                "rpc.client.call.duration",
+                "Measures the duration of an outgoing Remote Procedure Call (RPC).",
+            ),
+        };
+        Arc::new(Instruments {
+            protocol,
+            side: Side::Client,
+            filtered: true,
+            duration: self
+                .meter
+                .f64_histogram(name)
+                .with_unit("s")
+                .with_description(description)
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            active: None,
+            request_size: None,
+            response_size: None,
+        })
+    }
+}
+
+/// Which end of a call is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Server,
+    Client,
+}
+
+/// A server's or a client's instruments.
+pub(crate) struct Instruments {
     protocol: Protocol,
+    side: Side,
     filtered: bool,
     duration: Histogram<f64>,
     active: Option<UpDownCounter<i64>>,
@@ -174,16 +215,16 @@ pub(crate) struct ServerInstruments {
     response_size: Option<Histogram<u64>>,
 }
 
-impl std::fmt::Debug for ServerInstruments {
+impl std::fmt::Debug for Instruments {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerInstruments")
+        f.debug_struct("Instruments")
             .field("protocol", &self.protocol)
             .field("filtered", &self.filtered)
             .finish_non_exhaustive()
     }
 }
 
-impl ServerInstruments {
+impl Instruments {
     /// Starts measuring `request`, unless a filter left it out (`filtered`)
     /// and filtered requests are not measured.
     pub(crate) fn start<B>(
@@ -247,8 +288,76 @@ impl ServerInstruments {
             body_done: false,
             pending: Status::Unset,
             trailers: false,
+            method_index: 1,
             ended: false,
         }))
+    }
+}
+
+impl Instruments {
+    /// Starts measuring a call: `method` and `destination` (its scheme,
+    /// host and port), and `operation`, the caller's `url.template` for
+    /// HTTP or the path (`/package.Service/Method`) for gRPC.
+    pub(crate) fn start_call(
+        self: &Arc<Self>,
+        method: &http::Method,
+        destination: Option<&http::Uri>,
+        operation: Option<&str>,
+    ) -> Measurement {
+        let mut attributes = Vec::with_capacity(8);
+        match self.protocol {
+            Protocol::Http => {
+                attributes.push(KeyValue::new(
+                    semconv::HTTP_REQUEST_METHOD,
+                    semconv::http_method(method),
+                ));
+                if let Some(scheme) = destination.and_then(http::Uri::scheme_str) {
+                    attributes.push(KeyValue::new(
+                        semconv::URL_SCHEME,
+                        match scheme {
+                            "http" => Cow::Borrowed("http"),
+                            "https" => Cow::Borrowed("https"),
+                            other => Cow::Owned(other.to_owned()),
+                        },
+                    ));
+                }
+                if let Some(template) = operation {
+                    attributes.push(KeyValue::new(semconv::URL_TEMPLATE, template.to_owned()));
+                }
+            }
+            Protocol::Grpc => {
+                attributes.push(KeyValue::new(RPC_SYSTEM_NAME, "grpc"));
+                let method = match semconv::grpc_span_name(operation.unwrap_or_default()) {
+                    semconv::GRPC_UNRECOGNISED_SPAN_NAME => Cow::Borrowed(OTHER),
+                    method => Cow::Owned(method.to_owned()),
+                };
+                attributes.push(KeyValue::new(semconv::RPC_METHOD, method));
+            }
+        }
+        if let Some(uri) = destination
+            && let Some(authority) = uri.authority()
+        {
+            attributes.push(KeyValue::new(
+                semconv::SERVER_ADDRESS,
+                authority.host().to_owned(),
+            ));
+            if let Some(port) = authority.port_u16().or_else(|| semconv::default_port(uri)) {
+                attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+            }
+        }
+        Measurement {
+            instruments: Arc::clone(self),
+            started: Instant::now(),
+            attributes,
+            active: 0,
+            request_size: None,
+            response_size: 0,
+            body_done: false,
+            pending: Status::Unset,
+            trailers: false,
+            method_index: 1,
+            ended: false,
+        }
     }
 }
 
@@ -261,10 +370,30 @@ const RPC_STATUS_CODE: &str = "rpc.status_code";
 /// A method the conventions do not know, or the server does not have.
 const OTHER: &str = "_OTHER";
 
-/// One request being measured: ended with its response (or its body), or
-/// on drop.
-pub(crate) struct Measurement {
-    instruments: Arc<ServerInstruments>,
+/// One request or call being measured: ended with its response (or its
+/// body), or on drop, as an abandoned one.
+///
+/// An adapter gets one from [`ClientTracing::measure_call`]
+/// (crate::ClientTracing::measure_call), tells it the response's head,
+/// and hands it to the response's [`SpanBody`](crate::record::SpanBody)
+/// ([`measured`](crate::record::SpanBody::measured)), or ends it.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, Method, StatusCode, Uri};
+/// use opentelemetry_sdk::metrics::SdkMeterProvider;
+/// use trace_core::{ClientTracing, instrument::Protocol, metrics::Metrics};
+///
+/// let provider = SdkMeterProvider::builder().build();
+/// let tracing = ClientTracing::default().metrics(&Metrics::new(&provider), Protocol::Http);
+/// let uri = Uri::from_static("http://users:8080/users/7");
+/// let mut measurement = tracing.measure_call(&Method::GET, Some(&uri), Some("/users/{id}")).unwrap();
+/// measurement.head(StatusCode::OK, &HeaderMap::new());
+/// measurement.end(None);
+/// ```
+pub struct Measurement {
+    instruments: Arc<Instruments>,
     started: Instant,
     /// The request's attributes, then the response's.
     attributes: Vec<KeyValue>,
@@ -278,30 +407,53 @@ pub(crate) struct Measurement {
     pending: Status,
     /// gRPC: the status is still to come, in the trailers.
     trailers: bool,
+    /// Where `rpc.method` is among the attributes.
+    method_index: usize,
     ended: bool,
 }
 
 impl Measurement {
     /// The response's head: its status code, and for gRPC `grpc-status`
     /// if the head has it (else the trailers will).
-    pub(crate) fn head(&mut self, code: u16, headers: &HeaderMap) {
+    pub fn head(&mut self, code: http::StatusCode, headers: &HeaderMap) {
+        let code = code.as_u16();
+        let side = self.instruments.side;
         match self.instruments.protocol {
             Protocol::Http => {
                 self.attributes.push(KeyValue::new(
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(code),
                 ));
-                self.pending = semconv::http_server_status(code);
+                self.pending = match side {
+                    Side::Server => semconv::http_server_status(code),
+                    Side::Client => semconv::http_client_status(code),
+                };
             }
             Protocol::Grpc => {
-                if semconv::grpc_method_unrecognised(code, headers) {
-                    self.attributes[1] = KeyValue::new(semconv::RPC_METHOD, OTHER);
+                if side == Side::Server && semconv::grpc_method_unrecognised(code, headers) {
+                    self.attributes[self.method_index] = KeyValue::new(semconv::RPC_METHOD, OTHER);
                 }
-                match semconv::grpc_response_status(code, headers, semconv::grpc_server_status) {
+                let classify = match side {
+                    Side::Server => semconv::grpc_server_status,
+                    Side::Client => semconv::grpc_client_status,
+                };
+                match semconv::grpc_response_status(code, headers, classify) {
                     Some((status, attributes)) => self.grpc_status(status, &attributes),
                     None => self.trailers = true,
                 }
             }
+        }
+    }
+
+    /// The version of HTTP the response came over (a client's).
+    pub fn protocol_version(&mut self, version: http::Version) {
+        if self.instruments.protocol == Protocol::Http
+            && let Some(version) = semconv::protocol_version(version)
+        {
+            self.attributes
+                .push(KeyValue::new(NETWORK_PROTOCOL_NAME, "http"));
+            self.attributes
+                .push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
         }
     }
 
@@ -313,7 +465,10 @@ impl Measurement {
     /// The trailers (`None`: the body ended without), for a gRPC status.
     pub(crate) fn trailers(&mut self, trailers: Option<&HeaderMap>) {
         if std::mem::take(&mut self.trailers) {
-            let (status, attributes) = semconv::grpc_server_trailers(trailers);
+            let (status, attributes) = match self.instruments.side {
+                Side::Server => semconv::grpc_server_trailers(trailers),
+                Side::Client => semconv::grpc_client_trailers(trailers),
+            };
             self.grpc_status(status, &attributes);
         }
     }
@@ -339,10 +494,10 @@ impl Measurement {
             .saturating_add(u64::try_from(bytes).unwrap_or(u64::MAX));
     }
 
-    /// Ends the measurement: with `error` if the body or the service
-    /// failed, else with the status the response gave (and its body's
-    /// size, now known).
-    pub(crate) fn end(mut self, error: Option<Status>) {
+    /// Ends the measurement: with `error` if the call, the body or the
+    /// service failed, else with the status the response gave (and its
+    /// body's size, now known).
+    pub fn end(mut self, error: Option<Status>) {
         match error {
             Some(error) => self.pending = error,
             None => self.body_done = true,

@@ -107,6 +107,33 @@ impl TraceMiddleware {
 
     trace_core::__client_setters!();
 
+    /// Measures every attempt (feature `metrics`):
+    /// `http.client.request.duration` with the method, `url.scheme`,
+    /// `server.address`, `server.port`, the status code, the response's
+    /// protocol version, `error.type`, and the caller's `url.template`
+    /// when it gave one (see trace-core's `metrics` module). Measured to
+    /// the end of the response body, as the span is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use trace_core::metrics::Metrics;
+    /// use trace_reqwest::TraceMiddleware;
+    ///
+    /// let provider = SdkMeterProvider::builder().build();
+    /// let middleware = TraceMiddleware::new().metrics(&Metrics::new(&provider));
+    /// # let _ = middleware;
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn metrics(mut self, metrics: &trace_core::metrics::Metrics) -> Self {
+        let tracing = self.tracing_mut();
+        *tracing = std::mem::take(tracing).metrics(metrics, trace_core::instrument::Protocol::Http);
+        self
+    }
+
     /// Whether `url.full` keeps the query string (default: no, it may hold
     /// secrets).
     #[must_use]
@@ -179,7 +206,12 @@ fn error_type(error: &reqwest_middleware::Error) -> &'static str {
 
 /// Hands the response on with its body wrapped, so the span ends when the
 /// body has been read or dropped.
-fn wrap(response: Response, span: Span, status: Status) -> Response {
+fn wrap(
+    response: Response,
+    span: Span,
+    status: Status,
+    #[cfg(feature = "metrics")] measurement: Option<trace_core::metrics::Measurement>,
+) -> Response {
     let url = response.url().clone();
     let response: http::Response<reqwest::Body> = response.into();
     let (mut parts, body) = response.into_parts();
@@ -190,7 +222,10 @@ fn wrap(response: Response, span: Span, status: Status) -> Response {
         .expect("an empty response")
         .into_parts();
     parts.extensions.extend(url_parts.extensions);
-    let body = reqwest::Body::wrap(SpanBody::new(body, span, status));
+    let body = SpanBody::new(body, span, status);
+    #[cfg(feature = "metrics")]
+    let body = body.measured(measurement);
+    let body = reqwest::Body::wrap(body);
     Response::from(http::Response::from_parts(parts, body))
 }
 
@@ -281,6 +316,12 @@ impl TraceMiddleware {
             .as_deref()
             .unwrap_or_else(|| semconv::http_client_span_name(req.method()));
         let destination = destination(&req);
+        #[cfg(feature = "metrics")]
+        let mut measurement = config.tracing.measure_call(
+            req.method(),
+            destination.as_ref(),
+            template.map(UrlTemplate::as_str),
+        );
         // The headers are moved out while the span's attributes read the
         // request (method and URL only), then put back: no copy.
         let mut headers = std::mem::take(req.headers_mut());
@@ -319,7 +360,16 @@ impl TraceMiddleware {
             Ok(response) => {
                 let code = response.status().as_u16();
                 let status = semconv::http_client_status(code);
+                #[cfg(feature = "metrics")]
+                if let Some(measurement) = measurement.as_mut() {
+                    measurement.head(response.status(), response.headers());
+                    measurement.protocol_version(response.version());
+                }
                 if !span.is_recording() {
+                    #[cfg(feature = "metrics")]
+                    if measurement.is_some() {
+                        return Ok(wrap(response, span, status, measurement));
+                    }
                     return Ok(response);
                 }
                 span.set_attribute(Attribute::new(
@@ -331,9 +381,19 @@ impl TraceMiddleware {
                 }
                 let head = ResponseInfo::new(response.status(), response.headers());
                 config.tracing.record_response(&head, &span);
-                Ok(wrap(response, span, status))
+                Ok(wrap(
+                    response,
+                    span,
+                    status,
+                    #[cfg(feature = "metrics")]
+                    measurement,
+                ))
             }
             Err(error) => {
+                #[cfg(feature = "metrics")]
+                if let Some(measurement) = measurement {
+                    measurement.end(Some(Status::error(error_type(&error))));
+                }
                 span.end(Status::error(error_type(&error)), Vec::new());
                 Err(error)
             }

@@ -86,6 +86,31 @@ impl GrpcClientLayer {
     // `endpoint` to know the host.
     trace_core::__client_setters!();
 
+    /// Measures every call (feature `metrics`): `rpc.client.call.duration`
+    /// with `rpc.system.name`, `rpc.method`, `rpc.status_code`,
+    /// `server.address`, `server.port` and `error.type` (see trace-core's
+    /// `metrics` module), to the end of the response stream, as the span.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use trace_core::metrics::Metrics;
+    /// use trace_tonic::GrpcClientLayer;
+    ///
+    /// let provider = SdkMeterProvider::builder().build();
+    /// let layer = GrpcClientLayer::new().metrics(&Metrics::new(&provider));
+    /// # let _ = layer;
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn metrics(mut self, metrics: &trace_core::metrics::Metrics) -> Self {
+        let tracing = self.tracing_mut();
+        *tracing = std::mem::take(tracing).metrics(metrics, trace_core::instrument::Protocol::Grpc);
+        self
+    }
+
     /// The channel's endpoint (`http://host:port`): the destination for the
     /// policy and the span's `server.address` and `server.port`, for calls
     /// whose URI has no host.
@@ -181,6 +206,8 @@ where
                 inner: self.inner.call(req),
                 span: Some(Span::none()),
                 config: None,
+                #[cfg(feature = "metrics")]
+                measurement: None,
                 #[cfg(feature = "tracing")]
                 tracing_span: tracing::Span::none(),
             };
@@ -193,6 +220,11 @@ where
         };
         // The headers are moved out while the span's attributes read the
         // request's path, then put back: no copy.
+        #[cfg(feature = "metrics")]
+        let measurement =
+            config
+                .tracing
+                .measure_call(req.method(), Some(&target), Some(req.uri().path()));
         let mut headers = std::mem::take(req.headers_mut());
         let call =
             config
@@ -215,6 +247,8 @@ where
             inner,
             span: Some(span),
             config,
+            #[cfg(feature = "metrics")]
+            measurement,
             #[cfg(feature = "tracing")]
             tracing_span,
         }
@@ -243,6 +277,9 @@ pub struct ResponseFuture<F> {
     /// For a span that records: the configuration, whose response hook runs
     /// at the response's head.
     config: Option<Arc<Config>>,
+    /// The call's measurement, when metrics are on.
+    #[cfg(feature = "metrics")]
+    measurement: Option<trace_core::metrics::Measurement>,
     #[cfg(feature = "tracing")]
     tracing_span: tracing::Span,
 }
@@ -286,9 +323,18 @@ where
                     }
                     None => SpanBody::with_trailers(body, span, semconv::grpc_client_trailers),
                 };
+                #[cfg(feature = "metrics")]
+                let body = body.measured(this.measurement.take().map(|mut measurement| {
+                    measurement.head(parts.status, &parts.headers);
+                    measurement
+                }));
                 Ok(Response::from_parts(parts, body))
             }
             Err(error) => {
+                #[cfg(feature = "metrics")]
+                if let Some(measurement) = this.measurement.take() {
+                    measurement.end(Some(Status::error("transport")));
+                }
                 // The transport failed before any status.
                 span.end(Status::error("transport"), Vec::new());
                 Err(error)

@@ -46,6 +46,8 @@ pub struct ClientTracing {
     destinations: Arc<dyn DestinationPolicy>,
     no_context: NoContext,
     hooks: super::Hooks,
+    #[cfg(feature = "metrics")]
+    metrics: Option<Arc<crate::metrics::Instruments>>,
 }
 
 /// What a call made outside any trace does.
@@ -100,6 +102,8 @@ impl Default for ClientTracing {
             destinations: Arc::new(Propagate::ALL),
             no_context: NoContext::NewRoot,
             hooks: super::Hooks::default(),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 }
@@ -202,6 +206,49 @@ impl ClientTracing {
     #[inline]
     pub fn record_response(&self, response: &ResponseInfo<'_>, span: &Span) {
         self.hooks.response(response, span);
+    }
+
+    /// Measures every call (feature `metrics`): `http.client.request.duration`
+    /// or `rpc.client.call.duration` for `protocol`, through the
+    /// OpenTelemetry metrics API (see [`metrics`](crate::metrics)). The
+    /// adapters start each measurement with [`measure_call`](Self::measure_call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use trace_core::{ClientTracing, instrument::Protocol, metrics::Metrics};
+    ///
+    /// let provider = SdkMeterProvider::builder().build();
+    /// let tracing = ClientTracing::default().metrics(&Metrics::new(&provider), Protocol::Grpc);
+    /// # let _ = tracing;
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn metrics(mut self, metrics: &crate::metrics::Metrics, protocol: super::Protocol) -> Self {
+        self.metrics = Some(metrics.client(protocol));
+        self
+    }
+
+    /// Starts measuring one call (each attempt is one), when metrics are
+    /// on: its `method`, its `destination` (scheme, `server.address`,
+    /// `server.port`), and `operation`: the caller's `url.template` for
+    /// HTTP, the path (`/package.Service/Method`) for gRPC.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn measure_call(
+        &self,
+        method: &http::Method,
+        destination: Option<&Uri>,
+        operation: Option<&str>,
+    ) -> Option<crate::metrics::Measurement> {
+        Some(
+            self.metrics
+                .as_ref()?
+                .start_call(method, destination, operation),
+        )
     }
 
     /// Whether a call under `parent` is traced at all: always under a

@@ -121,7 +121,7 @@ pub struct ServerTracing {
     #[cfg(feature = "tracing")]
     log_responses: bool,
     #[cfg(feature = "metrics")]
-    metrics: Option<Arc<crate::metrics::ServerInstruments>>,
+    metrics: Option<Arc<crate::metrics::Instruments>>,
 }
 
 /// A started server request: its context (to put in the request's
@@ -604,7 +604,7 @@ impl ServerTracing {
             }
         };
         #[cfg(feature = "metrics")]
-        let body = body.measured(measurement);
+        let body = body.measured_boxed(measurement);
         body
     }
 
@@ -803,7 +803,7 @@ fn measured(
     headers: &HeaderMap,
 ) -> Option<Box<crate::metrics::Measurement>> {
     let mut measurement = span.measurement.take()?;
-    measurement.head(code.as_u16(), headers);
+    measurement.head(code, headers);
     Some(measurement)
 }
 

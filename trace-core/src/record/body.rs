@@ -89,9 +89,18 @@ impl<B: Body> SpanBody<B> {
         body
     }
 
-    /// Ends `measurement` with the body too.
+    /// Ends `measurement` with the body too (feature `metrics`): when the
+    /// body ends, with its status and size; when it is dropped first, as
+    /// abandoned.
     #[cfg(feature = "metrics")]
-    pub(crate) fn measured(
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn measured(self, measurement: Option<crate::metrics::Measurement>) -> Self {
+        self.measured_boxed(measurement.map(Box::new))
+    }
+
+    #[cfg(feature = "metrics")]
+    pub(crate) fn measured_boxed(
         mut self,
         measurement: Option<Box<crate::metrics::Measurement>>,
     ) -> Self {

@@ -113,6 +113,3 @@ pub async fn get_report(server: &Server, headers: &[(&str, &str)]) -> HashMap<St
     assert_eq!(response.status(), 200, "the request is answered normally");
     parse_report(&response.text().await.unwrap())
 }
-
-#[cfg(feature = "metrics")]
-pub mod metrics;

@@ -9,7 +9,9 @@ use opentelemetry_sdk::metrics::{
 };
 
 /// A provider whose metrics the test reads back.
+#[derive(Debug)]
 pub struct Meters {
+    /// The provider to give the adapters' `Metrics`.
     pub provider: SdkMeterProvider,
     exporter: InMemoryMetricExporter,
 }
@@ -17,24 +19,39 @@ pub struct Meters {
 /// One series of one instrument, as the SDK aggregated it (cumulative).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// The instrument's name.
     pub name: String,
+    /// Its unit.
     pub unit: String,
+    /// The series' attributes, as text.
     pub attributes: BTreeMap<String, String>,
-    /// Histograms: how many measurements, their sum, the bounds and the
-    /// bucket counts. Sums: the value in `sum`.
+    /// A histogram's count of measurements.
     pub count: u64,
+    /// A histogram's sum, or a sum's value.
     pub sum: f64,
+    /// A histogram's bucket bounds.
     pub bounds: Vec<f64>,
+    /// A histogram's bucket counts.
     pub buckets: Vec<u64>,
 }
 
 impl Point {
+    /// The value of one attribute.
+    #[must_use]
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
     }
 }
 
+impl Default for Meters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Meters {
+    /// A provider with the in-memory exporter.
+    #[must_use]
     pub fn new() -> Self {
         let exporter = InMemoryMetricExporter::default();
         let provider = SdkMeterProvider::builder()
@@ -44,6 +61,11 @@ impl Meters {
     }
 
     /// Every series now.
+    ///
+    /// # Panics
+    ///
+    /// When the SDK cannot flush, or holds an instrument kind not read here.
+    #[must_use]
     pub fn points(&self) -> Vec<Point> {
         self.exporter.reset();
         self.provider.force_flush().unwrap();
@@ -110,6 +132,7 @@ impl Meters {
     }
 
     /// The series of `name`.
+    #[must_use]
     pub fn of(&self, name: &str) -> Vec<Point> {
         self.points()
             .into_iter()

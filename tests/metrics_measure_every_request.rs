@@ -3,14 +3,11 @@
 //! advised buckets, status codes and errors, body sizes, filtered and
 //! unsampled requests, and `http.server.active_requests` back to 0 after
 //! abandoned requests and a panicking handler.
-#![cfg(all(feature = "axum", feature = "metrics"))]
-
-mod common;
 
 use std::{sync::Arc, time::Duration};
 
 use axum::{Router, http::StatusCode, routing::get};
-use common::{Server, metrics::Meters};
+use end_to_end::{metrics::Meters, serve::serve};
 use tokio::sync::Notify;
 use trace_core::{
     RequestFilter,
@@ -44,11 +41,11 @@ fn app(metrics: &Metrics) -> Router {
 #[tokio::test]
 async fn a_thousand_paths_under_one_route_are_one_series() {
     let meters = Meters::new();
-    let server = Server::start(app(&Metrics::new(&meters.provider))).await;
+    let server = serve(app(&Metrics::new(&meters.provider))).await;
     let client = reqwest::Client::new();
     for id in 0..1_000 {
         let response = client
-            .get(format!("http://{}/users/{id}", server.addr))
+            .get(format!("http://{}/users/{id}", server))
             .send()
             .await
             .unwrap();
@@ -92,8 +89,8 @@ async fn a_thousand_paths_under_one_route_are_one_series() {
 #[tokio::test]
 async fn errors_sizes_filters_and_unsampled_requests() {
     let meters = Meters::new();
-    let server = Server::start(app(&Metrics::new(&meters.provider))).await;
-    let base = format!("http://{}", server.addr);
+    let server = serve(app(&Metrics::new(&meters.provider))).await;
+    let base = format!("http://{}", server);
     let client = reqwest::Client::new();
     for path in ["/fail", "/fail", "/nowhere", "/health"] {
         client
@@ -168,8 +165,8 @@ async fn errors_sizes_filters_and_unsampled_requests() {
                 .filter(RequestFilter::path("/health"))
                 .metrics(&metrics),
         );
-    let server = Server::start(app).await;
-    reqwest::get(format!("http://{}/health", server.addr))
+    let server = serve(app).await;
+    reqwest::get(format!("http://{}/health", server))
         .await
         .unwrap();
     let points = meters.of(DURATION);
@@ -206,8 +203,8 @@ async fn abandoned_requests_and_panics_end_their_measurement() {
             )
             .layer(TraceContextLayer::new().metrics(&Metrics::new(&meters.provider)))
     };
-    let server = Server::start(app).await;
-    let base = format!("http://{}", server.addr);
+    let server = serve(app).await;
+    let base = format!("http://{}", server);
 
     // In flight: counted.
     let slow = tokio::spawn(reqwest::get(format!("{base}/slow")));
