@@ -245,11 +245,7 @@ impl Instruments {
                 ));
                 attributes.push(KeyValue::new(
                     semconv::URL_SCHEME,
-                    match request.uri().scheme_str() {
-                        None | Some("http") => Cow::Borrowed("http"),
-                        Some("https") => Cow::Borrowed("https"),
-                        Some(other) => Cow::Owned(other.to_owned()),
-                    },
+                    semconv::url_scheme(request.uri().scheme_str()),
                 ));
                 let active = attributes.len();
                 if let Some(route) = route {
@@ -263,11 +259,7 @@ impl Instruments {
             }
             Protocol::Grpc => {
                 attributes.push(KeyValue::new(RPC_SYSTEM_NAME, "grpc"));
-                let method = match semconv::grpc_span_name(request.uri().path()) {
-                    semconv::GRPC_UNRECOGNISED_SPAN_NAME => Cow::Borrowed(OTHER),
-                    method => Cow::Owned(method.to_owned()),
-                };
-                attributes.push(KeyValue::new(semconv::RPC_METHOD, method));
+                attributes.push(rpc_method(request.uri().path()));
                 0
             }
         };
@@ -278,19 +270,12 @@ impl Instruments {
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        Some(Box::new(Measurement {
-            instruments: Arc::clone(self),
-            started: Instant::now(),
+        Some(Box::new(Measurement::new(
+            self,
             attributes,
             active,
             request_size,
-            response_size: 0,
-            body_done: false,
-            pending: Status::Unset,
-            trailers: false,
-            method_index: 1,
-            ended: false,
-        }))
+        )))
     }
 }
 
@@ -314,11 +299,7 @@ impl Instruments {
                 if let Some(scheme) = destination.and_then(http::Uri::scheme_str) {
                     attributes.push(KeyValue::new(
                         semconv::URL_SCHEME,
-                        match scheme {
-                            "http" => Cow::Borrowed("http"),
-                            "https" => Cow::Borrowed("https"),
-                            other => Cow::Owned(other.to_owned()),
-                        },
+                        semconv::url_scheme(Some(scheme)),
                     ));
                 }
                 if let Some(template) = operation {
@@ -327,11 +308,7 @@ impl Instruments {
             }
             Protocol::Grpc => {
                 attributes.push(KeyValue::new(RPC_SYSTEM_NAME, "grpc"));
-                let method = match semconv::grpc_span_name(operation.unwrap_or_default()) {
-                    semconv::GRPC_UNRECOGNISED_SPAN_NAME => Cow::Borrowed(OTHER),
-                    method => Cow::Owned(method.to_owned()),
-                };
-                attributes.push(KeyValue::new(semconv::RPC_METHOD, method));
+                attributes.push(rpc_method(operation.unwrap_or_default()));
             }
         }
         if let Some(uri) = destination
@@ -345,12 +322,32 @@ impl Instruments {
                 attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
             }
         }
-        Measurement {
-            instruments: Arc::clone(self),
+        Measurement::new(self, attributes, 0, None)
+    }
+}
+
+/// `rpc.method` of a call to `path`: `package.Service/Method`, or `_OTHER`.
+fn rpc_method(path: &str) -> KeyValue {
+    let method = match semconv::grpc_span_name(path) {
+        semconv::GRPC_UNRECOGNISED_SPAN_NAME => Cow::Borrowed(OTHER),
+        method => Cow::Owned(method.to_owned()),
+    };
+    KeyValue::new(semconv::RPC_METHOD, method)
+}
+
+impl Measurement {
+    fn new(
+        instruments: &Arc<Instruments>,
+        attributes: Vec<KeyValue>,
+        active: usize,
+        request_size: Option<u64>,
+    ) -> Self {
+        Self {
+            instruments: Arc::clone(instruments),
             started: Instant::now(),
             attributes,
-            active: 0,
-            request_size: None,
+            active,
+            request_size,
             response_size: 0,
             body_done: false,
             pending: Status::Unset,

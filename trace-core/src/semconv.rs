@@ -457,6 +457,17 @@ pub fn protocol_version(version: Version) -> Option<&'static str> {
     })
 }
 
+/// `url.scheme` of a URI's scheme (`http` when it has none, as a server's
+/// request URI): the two schemes there are without an allocation.
+#[must_use]
+pub fn url_scheme(scheme: Option<&str>) -> Cow<'static, str> {
+    match scheme {
+        None | Some("http") => Cow::Borrowed("http"),
+        Some("https") => Cow::Borrowed("https"),
+        Some(other) => Cow::Owned(other.to_owned()),
+    }
+}
+
 /// The attributes of an HTTP server span at its start: method, scheme,
 /// path, route, then those [`push_connection`] adds.
 #[must_use]
@@ -468,13 +479,10 @@ pub fn http_server_attributes<B>(
     // Room for the response's attributes too, so they never regrow it.
     let mut attributes = Vec::with_capacity(12);
     push_http_method(request.method(), &mut attributes);
-    // The two schemes there are, without an allocation.
-    let scheme: Cow<'static, str> = match request.uri().scheme_str() {
-        None | Some("http") => Cow::Borrowed("http"),
-        Some("https") => Cow::Borrowed("https"),
-        Some(other) => Cow::Owned(other.to_owned()),
-    };
-    attributes.push(Attribute::new(URL_SCHEME, scheme));
+    attributes.push(Attribute::new(
+        URL_SCHEME,
+        url_scheme(request.uri().scheme_str()),
+    ));
     attributes.push(Attribute::new(URL_PATH, request.uri().path().to_owned()));
     if let Some(route) = route {
         attributes.push(Attribute::new(HTTP_ROUTE, route.to_owned()));
