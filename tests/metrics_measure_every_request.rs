@@ -45,7 +45,7 @@ async fn a_thousand_paths_under_one_route_are_one_series() {
     let client = reqwest::Client::new();
     for id in 0..1_000 {
         let response = client
-            .get(format!("http://{}/users/{id}", server))
+            .get(format!("http://{server}/users/{id}"))
             .send()
             .await
             .unwrap();
@@ -90,7 +90,7 @@ async fn a_thousand_paths_under_one_route_are_one_series() {
 async fn errors_sizes_filters_and_unsampled_requests() {
     let meters = Meters::new();
     let server = serve(app(&Metrics::new(&meters.provider))).await;
-    let base = format!("http://{}", server);
+    let base = format!("http://{server}");
     let client = reqwest::Client::new();
     for path in ["/fail", "/fail", "/nowhere", "/health"] {
         client
@@ -166,7 +166,7 @@ async fn errors_sizes_filters_and_unsampled_requests() {
                 .metrics(&metrics),
         );
     let server = serve(app).await;
-    reqwest::get(format!("http://{}/health", server))
+    reqwest::get(format!("http://{server}/health"))
         .await
         .unwrap();
     let points = meters.of(DURATION);
@@ -204,7 +204,7 @@ async fn abandoned_requests_and_panics_end_their_measurement() {
             .layer(TraceContextLayer::new().metrics(&Metrics::new(&meters.provider)))
     };
     let server = serve(app).await;
-    let base = format!("http://{}", server);
+    let base = format!("http://{server}");
 
     // In flight: counted.
     let slow = tokio::spawn(reqwest::get(format!("{base}/slow")));
