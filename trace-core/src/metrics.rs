@@ -370,8 +370,8 @@ const OTHER: &str = "_OTHER";
 /// One request or call being measured: ended with its response (or its
 /// body), or on drop, as an abandoned one.
 ///
-/// An adapter gets one from [`ClientTracing::measure_call`]
-/// (crate::ClientTracing::measure_call), tells it the response's head,
+/// An adapter gets one from
+/// [`ClientTracing::measure_call`](crate::ClientTracing::measure_call), tells it the response's head,
 /// and hands it to the response's [`SpanBody`](crate::record::SpanBody)
 /// ([`measured`](crate::record::SpanBody::measured)), or ends it.
 ///
